@@ -1,0 +1,61 @@
+/**
+ * Small helpers shared by the node wrappers (the glue). Nothing here holds behaviour of a stage:
+ * that lives in `src/core`.
+ */
+import type { Node, NodeStatus } from 'node-red';
+
+/** Status shown when a node is running normally: a green dot and a short text. */
+export function statusOk(text: string): NodeStatus {
+  return { fill: 'green', shape: 'dot', text };
+}
+
+/** Status shown while a node waits for input or has not started: a grey ring. */
+export function statusIdle(text: string): NodeStatus {
+  return { fill: 'grey', shape: 'ring', text };
+}
+
+/** Status for a problem the node survives (bad input, a capture at its cap): a yellow ring. */
+export function statusWarn(text: string): NodeStatus {
+  return { fill: 'yellow', shape: 'ring', text };
+}
+
+/** Status for an error: red ring with a short reason (≤ 60 characters, the status bar is narrow). */
+export function statusError(text: string): NodeStatus {
+  return { fill: 'red', shape: 'ring', text: shorten(text, 60) };
+}
+
+/** Cuts `text` to `max` characters with an ellipsis. */
+export function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** 1234 → "1.2k", 1234567 → "1.2M": compact counts for status texts. */
+export function compactNumber(n: number): string {
+  const abs = Math.abs(n);
+  if (abs >= 1e9) return `${(n / 1e9).toFixed(1)}G`;
+  if (abs >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (abs >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  return String(Math.round(n));
+}
+
+/** Message of any thrown value. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Handles an input the node could not use: red status with the reason, and `done(err)` so that the
+ * error is logged and reaches Catch nodes. The node keeps running and its state is untouched.
+ */
+export function rejectInput(node: Node, err: unknown, done: (err?: Error) => void): void {
+  const message = errorMessage(err);
+  node.status(statusError(message));
+  done(err instanceof Error ? err : new Error(message));
+}
+
+/** Parses a config value that the editor stores as a string; `fallback` when empty or not a number. */
+export function configNumber(value: unknown, fallback: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = typeof value === 'number' ? value : Number(value);
+  return Number.isFinite(n) ? n : fallback;
+}
