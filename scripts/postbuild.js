@@ -33,7 +33,7 @@ for (const bin of Object.values(pkg.bin || {})) {
   if (fs.existsSync(file)) fs.chmodSync(file, 0o755);
 }
 
-const demo = path.join(root, 'dist', 'cli', 'generate-demo-capture.js');
+const demo = path.join(root, 'dist', 'synth', 'demo-capture.js');
 if (fs.existsSync(demo)) {
   require(demo).writeDemoCapture(path.join(root, 'examples', 'captures', 'demo-scan-and-flood.pcap'));
 }

@@ -1,0 +1,107 @@
+'use strict';
+/**
+ * Starts a real Node-RED as a child process (`node red.js --userDir …`) on 127.0.0.1 and talks to it
+ * through its admin HTTP API and the editor's websocket (`/comms`), as the editor does.
+ */
+const { spawn } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+const WebSocket = require('ws');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class NodeRedProcess {
+  /** @param {{ node: string, red: string, userDir: string }} runtime */
+  constructor(runtime) {
+    this.runtime = runtime;
+    this.log = [];
+    this.child = null;
+    this.port = 0;
+  }
+
+  get base() { return `http://127.0.0.1:${this.port}`; }
+
+  async start() {
+    this.port = await freePort();
+    const settings = path.join(this.runtime.userDir, 'e2e-settings.js');
+    fs.writeFileSync(settings, `module.exports = ${JSON.stringify({
+      uiHost: '127.0.0.1', uiPort: this.port, flowFile: 'flows.json', credentialSecret: false,
+      logging: { console: { level: 'info', metrics: false, audit: false } }, editorTheme: { tours: false },
+    }, null, 2)};\n`);
+    this.child = spawn(this.runtime.node, [this.runtime.red, '--userDir', this.runtime.userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const collect = (chunk) => { for (const line of chunk.toString().split('\n')) if (line.trim()) this.log.push(line); };
+    this.child.stdout.on('data', collect);
+    this.child.stderr.on('data', collect);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`Node-RED exited with ${this.child.exitCode}:\n${this.log.join('\n')}`);
+      try {
+        const r = await fetch(`${this.base}/settings`);
+        if (r.ok) return;
+      } catch { /* not listening yet */ }
+      await sleep(250);
+    }
+    throw new Error(`Node-RED did not answer within 60 s:\n${this.log.join('\n')}`);
+  }
+
+  async stop() {
+    if (!this.child || this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGINT');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** GET an admin API path as JSON. */
+  async get(p) {
+    const r = await fetch(`${this.base}${p}`, { headers: { Accept: 'application/json' } });
+    if (!r.ok) throw new Error(`GET ${p}: HTTP ${r.status}`);
+    return r.json();
+  }
+
+  /** Full deploy of `flow` (an array of nodes) through POST /flows. */
+  async deploy(flow) {
+    const r = await fetch(`${this.base}/flows`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(flow),
+    });
+    if (r.status !== 200 && r.status !== 204) throw new Error(`POST /flows: HTTP ${r.status} ${await r.text()}`);
+  }
+
+  /** Opens the editor's websocket and collects messages of `topic` (e.g. 'debug', 'status/#'). */
+  async subscribe(topic) {
+    const ws = new WebSocket(`ws://127.0.0.1:${this.port}/comms`);
+    const messages = [];
+    ws.on('message', (data) => {
+      for (const m of JSON.parse(data.toString())) messages.push(m);
+    });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    ws.send(JSON.stringify({ subscribe: topic }));
+    return { messages, close: () => ws.close() };
+  }
+
+  /** Polls `predicate` until it returns a truthy value or `timeoutMs` passes. */
+  static async waitFor(predicate, timeoutMs, what) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = predicate();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(100);
+    }
+  }
+}
+
+module.exports = { NodeRedProcess, freePort };
