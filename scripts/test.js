@@ -42,7 +42,7 @@ function runMocha(label, args, env = {}) {
 }
 
 function main() {
-  if (!process.argv.includes('--e2e-only')) runMocha('core and nodes (Node-RED 4 test helper)', ['test/core/**/*.test.js', 'test/nodes/**/*.test.js', 'test/cli/**/*.test.js', 'test/synth/**/*.test.js']);
+  if (!process.argv.includes('--e2e-only')) runMocha('core and nodes (Node-RED 4 test helper)', ['test/core/**/*.test.js', 'test/nodes/**/*.test.js', 'test/cli/**/*.test.js', 'test/synth/**/*.test.js', 'test/package/**/*.test.js']);
   const mode = process.env.E2E ?? 'all';
   if (mode !== '0') {
     for (const flavour of mode === 'nr4' ? ['nr4'] : ['nr4', 'nr5']) {
