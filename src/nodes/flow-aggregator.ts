@@ -1,9 +1,116 @@
-// Placeholder: replaced by the real glue of the flow-aggregator node.
-import type { NodeAPI, Node, NodeDef } from 'node-red';
+/**
+ * Node-RED glue of the `flow-aggregator` node: packet batches in (from pcap-source), one message per
+ * closed window out. The behaviour lives in {@link FlowAggregator} (`src/core/flow-aggregator.ts`).
+ *
+ * Input: `msg.payload` a PacketBatch; `msg.payload === "flush"` closes the open window;
+ * `msg.reset === true` forgets all state (as Node-RED's smooth node does), then processes a batch in
+ * `msg.payload` if there is one.
+ * Output: per closed window `{ topic: <batch source>, payload: WindowMessage }`, oldest first.
+ */
+import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
+import { FlowAggregator } from '../core/flow-aggregator';
+import type { FlowAggregatorOptions } from '../core/flow-aggregator';
+import type { PacketBatch, Scope, WindowMessage } from '../core/contracts';
+import { compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk, statusWarn } from './glue';
+
+/** Editor fields of the node (numbers arrive as strings, checkboxes as booleans). */
+interface FlowAggregatorNodeDef extends NodeDef {
+  /** Window (s), default 10. */
+  windowSeconds?: string | number;
+  /** Max flows, default 100 000. */
+  maxFlows?: string | number;
+  /** Max hosts per window (each of srcHost / dstHost), default 50 000. */
+  maxHostsPerWindow?: string | number;
+  /** Flow idle timeout (s), default 60. */
+  flowIdleTimeoutSeconds?: string | number;
+  /** Interface name in the interface record key; empty = base name of the batch source. */
+  interfaceName?: string;
+  scopeInterface?: boolean;
+  scopeDstHost?: boolean;
+  scopeSrcHost?: boolean;
+  scopeFlow?: boolean;
+}
+
+/** Turns the editor config into core options (does not validate: the core does, with a RangeError). */
+function optionsFromConfig(config: FlowAggregatorNodeDef): FlowAggregatorOptions {
+  const scopes: Scope[] = [];
+  // a flow saved before the checkboxes existed has none of them: emit every scope
+  if (config.scopeInterface !== false) scopes.push('interface');
+  if (config.scopeDstHost !== false) scopes.push('dstHost');
+  if (config.scopeSrcHost !== false) scopes.push('srcHost');
+  if (config.scopeFlow !== false) scopes.push('flow');
+  const name = typeof config.interfaceName === 'string' ? config.interfaceName.trim() : '';
+  const options: FlowAggregatorOptions = {
+    windowMs: Math.round(configNumber(config.windowSeconds, 10) * 1000),
+    maxFlows: configNumber(config.maxFlows, 100_000),
+    maxHostsPerWindow: configNumber(config.maxHostsPerWindow, 50_000),
+    flowIdleTimeoutMs: Math.round(configNumber(config.flowIdleTimeoutSeconds, 60) * 1000),
+    scopes,
+  };
+  if (name !== '') options.interfaceName = name;
+  return options;
+}
 
 export = function (RED: NodeAPI): void {
-  function Placeholder(this: Node, config: NodeDef): void {
+  function FlowAggregatorNode(this: Node, config: FlowAggregatorNodeDef): void {
     RED.nodes.createNode(this, config);
+    const node = this;
+    let core: FlowAggregator | undefined;
+    let configError = '';
+    try {
+      core = new FlowAggregator(optionsFromConfig(config));
+      node.status(statusIdle('waiting for packets'));
+    } catch (err) {
+      configError = errorMessage(err);
+      node.error(`flow-aggregator: bad configuration: ${configError}`);
+      node.status(statusError(configError));
+    }
+    let seenFlowEvictions = 0;
+    let seenHostEvictions = 0;
+
+    function showStatus(agg: FlowAggregator): void {
+      const c = agg.counters;
+      if (c.flowEvictions > seenFlowEvictions) {
+        node.status(statusWarn(`flow table full · ${compactNumber(c.flowEvictions)} evicted`));
+      } else if (c.hostEvictions > seenHostEvictions) {
+        node.status(statusWarn(`host cap hit · ${compactNumber(c.hostEvictions)} refused`));
+      } else {
+        node.status(statusOk(`${compactNumber(c.trackedFlows)} flows · ${compactNumber(c.windows)} windows`));
+      }
+      seenFlowEvictions = c.flowEvictions;
+      seenHostEvictions = c.hostEvictions;
+    }
+
+    node.on('input', (msg, send, done) => {
+      try {
+        if (core === undefined) throw new Error(`not configured: ${configError}`);
+        const m = msg as NodeMessage & { reset?: unknown };
+        if (m.reset === true) {
+          core.reset();
+          seenFlowEvictions = seenHostEvictions = 0;
+          if (m.payload === undefined || m.payload === null || typeof m.payload !== 'object') {
+            node.status(statusIdle('reset'));
+            done();
+            return;
+          }
+        }
+        let windows: WindowMessage[];
+        if (m.payload === 'flush') windows = core.flush(false);
+        else windows = core.ingest(m.payload as PacketBatch); // throws ContractError on a bad payload, state kept
+        if (windows.length > 0) {
+          send([windows.map((w): NodeMessage => ({ topic: w.source, payload: w }))]);
+        }
+        showStatus(core);
+        done();
+      } catch (err) {
+        rejectInput(node, err, done);
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      // no timers or handles: windows close on packet time and batch clocks only
+      done();
+    });
   }
-  RED.nodes.registerType('flow-aggregator', Placeholder);
+  RED.nodes.registerType('flow-aggregator', FlowAggregatorNode);
 };

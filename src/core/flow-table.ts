@@ -1,0 +1,595 @@
+/**
+ * Allocation-free hash tables behind the flow-aggregator: {@link FlowTable} (5-tuple flows that live
+ * across windows, capped, least-recently-seen eviction) and {@link HostTable} (the addresses of one
+ * window with their `srcHost` / `dstHost` accumulators, capped per role).
+ *
+ * Both store their entries column-wise in typed arrays that grow by doubling up to the cap, chain
+ * collisions through an `Int32Array`, and look keys up by comparing 32-bit words of the 16-byte
+ * addresses, so that the per-packet path neither builds strings nor allocates objects. Addresses are
+ * handled as 4 words of an `Int32Array` view over the packet batch's 16-byte address columns
+ * (IPv4 as `::ffff:a.b.c.d`, RFC 4291 §2.5.5.2); the byte order of the words is the platform's and
+ * never leaves this module (a `Uint8Array` view over the same buffer gives the address bytes back).
+ *
+ * Hashing: MurmurHash3 x86_32 mixing (Austin Appleby, public domain) with a random seed per table,
+ * so that an attacker who chooses spoofed addresses cannot predict collisions.
+ *
+ * @packageDocumentation
+ */
+
+/** Value meaning "no entry" in the chain and list columns. */
+const NONE = -1;
+
+/** MurmurHash3 x86_32 body step: folds the 32-bit word `k` into the running hash `h`. */
+export function murmurMix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** MurmurHash3 x86_32 finaliser (`fmix32`): avalanches the bits of `h`. */
+export function murmurFinal(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
+}
+
+/** Hash (int32) of the 16-byte address at words `w … w+3` of `words`, seeded with `seed`. */
+export function hashAddress(words: Int32Array, w: number, seed: number): number {
+  let h = seed;
+  h = murmurMix(h, words[w]!);
+  h = murmurMix(h, words[w + 1]!);
+  h = murmurMix(h, words[w + 2]!);
+  h = murmurMix(h, words[w + 3]!);
+  return murmurFinal(h ^ 16);
+}
+
+/** Smallest power of two ≥ `n` (n ≥ 1). */
+function pow2AtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+function grownInt32(a: Int32Array, n: number, fill: number): Int32Array {
+  const b = new Int32Array(n);
+  b.set(a);
+  if (fill !== 0) b.fill(fill, a.length);
+  return b;
+}
+function grownFloat64(a: Float64Array, n: number): Float64Array { const b = new Float64Array(n); b.set(a); return b; }
+function grownUint32(a: Uint32Array, n: number): Uint32Array { const b = new Uint32Array(n); b.set(a); return b; }
+function grownUint8(a: Uint8Array, n: number): Uint8Array { const b = new Uint8Array(n); b.set(a); return b; }
+
+/** Initial number of entries of a table (it grows by doubling up to its cap). */
+const INITIAL_CAPACITY = 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Flow table
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The tracked 5-tuple flows (src address, dst address, src port, dst port, IP protocol; one
+ * direction), at most `maxFlows` of them, with the per-flow accumulators of the current window.
+ *
+ * Entries are integer slots `0 … capacity-1`. Every slot in use sits on a recency list ordered by
+ * the last time a packet touched it (least recently seen at the head).
+ *
+ * Eviction policy (when a new flow arrives and the table holds `maxFlows` flows): the least
+ * recently seen flow is dropped. Because the list is in touch order, that flow is also the one idle
+ * the longest, so flows idle past any threshold always go before busier ones, and a long-lived
+ * flow that keeps sending survives a flood of one-packet spoofed flows, which only evict each
+ * other. A dropped flow that had packets in the current window gets no flow record for that window
+ * (its packets still count on its hosts and on the interface); if it comes back it is a new flow.
+ * Every eviction is counted in {@link evictions}. Idle expiry ({@link expireIdle}) walks the same
+ * list from the head. Both are O(1) per flow.
+ */
+export class FlowTable {
+  /** Cap on tracked flows. */
+  readonly maxFlows: number;
+  /** Flows dropped because the table was full (cumulative). */
+  evictions = 0;
+  /** Flows currently tracked. */
+  size = 0;
+  /** Slots with packets in the current window, in order of their first packet in the window (first {@link activeCount} entries). */
+  active: Int32Array;
+  /** Number of valid entries in {@link active}. */
+  activeCount = 0;
+  /** True when the last {@link findOrInsert} created a new flow. */
+  lastWasNew = false;
+
+  // key columns: 8 address words (src then dst), ports (src << 16 | dst), protocol, hash
+  addrWords: Int32Array;
+  ports: Uint32Array;
+  protocol: Uint8Array;
+  private hash: Int32Array;
+  // hash chains
+  private buckets: Int32Array;
+  private chain: Int32Array;
+  // recency list
+  private prev: Int32Array;
+  private next: Int32Array;
+  private head = NONE;
+  private tail = NONE;
+  // free slots (stack) below `used`, and slots ever used
+  private free: Int32Array;
+  private freeCount = 0;
+  private used = 0;
+  private capacity = 0;
+  // times
+  /** Packet time of the first packet of each flow, epoch ms. */
+  firstSeenMs: Float64Array;
+  /** Latest packet time of each flow, epoch ms. */
+  lastSeenMs: Float64Array;
+  // window accumulators
+  /** Bytes (wire length) in the current window. */
+  winBytes: Float64Array;
+  /** Packets in the current window. */
+  winPackets: Float64Array;
+  /** SYN-without-ACK segments in the current window. */
+  winSyn: Uint32Array;
+  /** SYN+ACK segments in the current window. */
+  winSynAck: Uint32Array;
+  /** 1 when the flow was created in the current window. */
+  winNew: Uint8Array;
+  /** Index of the slot in {@link active}, or -1 when it has no packets in the current window. */
+  activePos: Int32Array;
+  private readonly seed: number;
+
+  /** @param maxFlows cap on tracked flows, an integer ≥ 1. */
+  constructor(maxFlows: number) {
+    this.maxFlows = maxFlows;
+    this.seed = (Math.random() * 0x100000000) | 0;
+    const n = Math.min(maxFlows, INITIAL_CAPACITY);
+    this.addrWords = new Int32Array(n * 8);
+    this.ports = new Uint32Array(n);
+    this.protocol = new Uint8Array(n);
+    this.hash = new Int32Array(n);
+    this.buckets = new Int32Array(pow2AtLeast(n * 2)).fill(NONE);
+    this.chain = new Int32Array(n).fill(NONE);
+    this.prev = new Int32Array(n).fill(NONE);
+    this.next = new Int32Array(n).fill(NONE);
+    this.free = new Int32Array(n);
+    this.firstSeenMs = new Float64Array(n);
+    this.lastSeenMs = new Float64Array(n);
+    this.winBytes = new Float64Array(n);
+    this.winPackets = new Float64Array(n);
+    this.winSyn = new Uint32Array(n);
+    this.winSynAck = new Uint32Array(n);
+    this.winNew = new Uint8Array(n);
+    this.activePos = new Int32Array(n).fill(NONE);
+    this.active = new Int32Array(n);
+    this.capacity = n;
+  }
+
+  /** Hash of a 5-tuple given the hashes of its two addresses. */
+  hashTuple(srcHash: number, dstHash: number, srcPort: number, dstPort: number, protocol: number): number {
+    let h = this.seed;
+    h = murmurMix(h, srcHash);
+    h = murmurMix(h, dstHash);
+    h = murmurMix(h, ((srcPort << 16) | dstPort) | 0);
+    h = murmurMix(h, protocol);
+    return murmurFinal(h ^ 20);
+  }
+
+  /**
+   * Returns the slot of the flow, creating it when it is not tracked (evicting the least recently
+   * seen flow when the table is full), marks it most recently seen and active in the window, and
+   * updates its first/last packet times. Sets {@link lastWasNew}. Allocation-free except when the
+   * table grows (doubling, at most log2(maxFlows / 1024) times).
+   *
+   * @param srcWords address words holding the source at `s … s+3`
+   * @param dstWords address words holding the destination at `d … d+3`
+   * @param timeMs packet time, epoch ms
+   */
+  findOrInsert(
+    srcWords: Int32Array, s: number, dstWords: Int32Array, d: number,
+    srcPort: number, dstPort: number, protocol: number, hash: number, timeMs: number,
+  ): number {
+    const portsKey = ((srcPort << 16) | dstPort) >>> 0;
+    const mask = this.buckets.length - 1;
+    const aw = this.addrWords;
+    let slot = this.buckets[hash & mask]!;
+    while (slot !== NONE) {
+      if (this.hash[slot] === hash && this.ports[slot] === portsKey && this.protocol[slot] === protocol) {
+        const o = slot * 8;
+        if (aw[o] === srcWords[s] && aw[o + 1] === srcWords[s + 1] && aw[o + 2] === srcWords[s + 2] && aw[o + 3] === srcWords[s + 3]
+          && aw[o + 4] === dstWords[d] && aw[o + 5] === dstWords[d + 1] && aw[o + 6] === dstWords[d + 2] && aw[o + 7] === dstWords[d + 3]) break;
+      }
+      slot = this.chain[slot]!;
+    }
+    if (slot !== NONE) {
+      this.lastWasNew = false;
+      this.moveToTail(slot);
+      if (timeMs > this.lastSeenMs[slot]!) this.lastSeenMs[slot] = timeMs;
+      if (timeMs < this.firstSeenMs[slot]!) this.firstSeenMs[slot] = timeMs;
+    } else {
+      slot = this.allocate();
+      const o = slot * 8;
+      this.addrWords[o] = srcWords[s]!; this.addrWords[o + 1] = srcWords[s + 1]!;
+      this.addrWords[o + 2] = srcWords[s + 2]!; this.addrWords[o + 3] = srcWords[s + 3]!;
+      this.addrWords[o + 4] = dstWords[d]!; this.addrWords[o + 5] = dstWords[d + 1]!;
+      this.addrWords[o + 6] = dstWords[d + 2]!; this.addrWords[o + 7] = dstWords[d + 3]!;
+      this.ports[slot] = portsKey;
+      this.protocol[slot] = protocol;
+      this.hash[slot] = hash;
+      const b = hash & (this.buckets.length - 1);
+      this.chain[slot] = this.buckets[b]!;
+      this.buckets[b] = slot;
+      this.appendToTail(slot);
+      this.firstSeenMs[slot] = timeMs;
+      this.lastSeenMs[slot] = timeMs;
+      this.size++;
+      this.lastWasNew = true;
+    }
+    if (this.activePos[slot] === NONE) {
+      this.activePos[slot] = this.activeCount;
+      this.active[this.activeCount++] = slot;
+      this.winNew[slot] = this.lastWasNew ? 1 : 0;
+    }
+    return slot;
+  }
+
+  /** Clears the window accumulators of the active flows and empties the active list. */
+  clearWindow(): void {
+    for (let i = 0; i < this.activeCount; i++) {
+      const slot = this.active[i]!;
+      this.winBytes[slot] = 0;
+      this.winPackets[slot] = 0;
+      this.winSyn[slot] = 0;
+      this.winSynAck[slot] = 0;
+      this.winNew[slot] = 0;
+      this.activePos[slot] = NONE;
+    }
+    this.activeCount = 0;
+  }
+
+  /**
+   * Forgets flows last seen before `cutoffMs` (packet time), walking from the least recently seen.
+   * Stops at the first flow seen at or after the cutoff: flows are in touch order, and packet times
+   * only go backwards by the decoder's clamping, so this is exact for in-order captures.
+   * Flows active in the current window are never expired. Returns how many were forgotten.
+   */
+  expireIdle(cutoffMs: number): number {
+    let n = 0;
+    while (this.head !== NONE && this.lastSeenMs[this.head]! < cutoffMs && this.activePos[this.head] === NONE) {
+      this.remove(this.head);
+      n++;
+    }
+    return n;
+  }
+
+  /** Forgets every flow (keeps the cumulative {@link evictions} count). */
+  clear(): void {
+    this.clearWindow();
+    this.buckets.fill(NONE);
+    this.chain.fill(NONE);
+    this.prev.fill(NONE);
+    this.next.fill(NONE);
+    this.head = this.tail = NONE;
+    this.freeCount = 0;
+    this.used = 0;
+    this.size = 0;
+  }
+
+  private allocate(): number {
+    if (this.size >= this.maxFlows) {
+      const victim = this.head;
+      this.remove(victim);
+      this.evictions++;
+    }
+    if (this.freeCount > 0) return this.free[--this.freeCount]!;
+    if (this.used === this.capacity) this.grow();
+    return this.used++;
+  }
+
+  /** Unlinks `slot` from its chain, the recency list and the active list, and frees it. */
+  private remove(slot: number): void {
+    const b = this.hash[slot]! & (this.buckets.length - 1);
+    let cur = this.buckets[b]!;
+    if (cur === slot) this.buckets[b] = this.chain[slot]!;
+    else {
+      while (this.chain[cur] !== slot) cur = this.chain[cur]!;
+      this.chain[cur] = this.chain[slot]!;
+    }
+    this.chain[slot] = NONE;
+    this.unlink(slot);
+    const pos = this.activePos[slot]!;
+    if (pos !== NONE) {
+      // swap-remove from the active list; the dropped flow loses its record for this window
+      const last = this.active[--this.activeCount]!;
+      this.active[pos] = last;
+      this.activePos[last] = pos;
+      this.activePos[slot] = NONE;
+    }
+    this.winBytes[slot] = 0;
+    this.winPackets[slot] = 0;
+    this.winSyn[slot] = 0;
+    this.winSynAck[slot] = 0;
+    this.winNew[slot] = 0;
+    this.free[this.freeCount++] = slot;
+    this.size--;
+  }
+
+  private unlink(slot: number): void {
+    const p = this.prev[slot]!, nx = this.next[slot]!;
+    if (p === NONE) this.head = nx; else this.next[p] = nx;
+    if (nx === NONE) this.tail = p; else this.prev[nx] = p;
+    this.prev[slot] = this.next[slot] = NONE;
+  }
+
+  private appendToTail(slot: number): void {
+    this.prev[slot] = this.tail;
+    this.next[slot] = NONE;
+    if (this.tail === NONE) this.head = slot; else this.next[this.tail] = slot;
+    this.tail = slot;
+  }
+
+  private moveToTail(slot: number): void {
+    if (this.tail === slot) return;
+    this.unlink(slot);
+    this.appendToTail(slot);
+  }
+
+  private grow(): void {
+    const n = Math.min(this.maxFlows, this.capacity * 2);
+    this.addrWords = grownInt32(this.addrWords, n * 8, 0);
+    this.ports = grownUint32(this.ports, n);
+    this.protocol = grownUint8(this.protocol, n);
+    this.hash = grownInt32(this.hash, n, 0);
+    this.chain = grownInt32(this.chain, n, NONE);
+    this.prev = grownInt32(this.prev, n, NONE);
+    this.next = grownInt32(this.next, n, NONE);
+    this.free = grownInt32(this.free, n, 0);
+    this.firstSeenMs = grownFloat64(this.firstSeenMs, n);
+    this.lastSeenMs = grownFloat64(this.lastSeenMs, n);
+    this.winBytes = grownFloat64(this.winBytes, n);
+    this.winPackets = grownFloat64(this.winPackets, n);
+    this.winSyn = grownUint32(this.winSyn, n);
+    this.winSynAck = grownUint32(this.winSynAck, n);
+    this.winNew = grownUint8(this.winNew, n);
+    this.activePos = grownInt32(this.activePos, n, NONE);
+    this.active = grownInt32(this.active, n, 0);
+    this.capacity = n;
+    // rehash every slot in use into larger buckets
+    this.buckets = new Int32Array(pow2AtLeast(n * 2)).fill(NONE);
+    this.chain.fill(NONE);
+    const mask = this.buckets.length - 1;
+    for (let slot = this.head; slot !== NONE; slot = this.next[slot]!) {
+      const b = this.hash[slot]! & mask;
+      this.chain[slot] = this.buckets[b]!;
+      this.buckets[b] = slot;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host table (one window)
+// ---------------------------------------------------------------------------------------------
+
+/** Role index of a host: what it sent. */
+export const ROLE_SRC = 0;
+/** Role index of a host: what it received. */
+export const ROLE_DST = 1;
+
+/**
+ * A set of small non-negative integers that holds its first member inline and allocates a `Set`
+ * only when a second distinct member arrives (most hosts talk to one peer on one port per window).
+ * Column-wise over host ids; `cap` bounds the members kept per id.
+ */
+export class DistinctColumn {
+  first: Int32Array;
+  sets: Array<Set<number> | undefined> = [];
+  /** 1 when a member was refused because the id already held `cap` members. */
+  truncated: Uint8Array;
+
+  constructor(n: number, readonly cap: number) {
+    this.first = new Int32Array(n).fill(NONE);
+    this.truncated = new Uint8Array(n);
+  }
+
+  /** Adds `value` (≥ 0) to the set of `id`. */
+  add(id: number, value: number): void {
+    const f = this.first[id]!;
+    if (f === NONE) { this.first[id] = value; return; }
+    if (f === value) return;
+    let set = this.sets[id];
+    if (set === undefined) { set = new Set<number>(); set.add(f); this.sets[id] = set; }
+    if (set.size >= this.cap && !set.has(value)) { this.truncated[id] = 1; return; }
+    set.add(value);
+  }
+
+  /** Number of distinct members of `id`. */
+  count(id: number): number {
+    const set = this.sets[id];
+    if (set !== undefined) return set.size;
+    return this.first[id] === NONE ? 0 : 1;
+  }
+
+  /** Members of `id`, ascending (allocates: for records). */
+  sorted(id: number): number[] {
+    const set = this.sets[id];
+    if (set !== undefined) return Array.from(set).sort((a, b) => a - b);
+    const f = this.first[id]!;
+    return f === NONE ? [] : [f];
+  }
+
+  grow(n: number): void {
+    this.first = grownInt32(this.first, n, NONE);
+    this.truncated = grownUint8(this.truncated, n);
+  }
+
+  /** Resets ids `0 … used-1`. */
+  clear(used: number): void {
+    this.first.fill(NONE, 0, used);
+    this.truncated.fill(0, 0, used);
+    this.sets.length = 0;
+  }
+}
+
+/**
+ * The distinct addresses of one window (host ids `0 … size-1` in order of first sight) and, per
+ * role (sent = {@link ROLE_SRC}, received = {@link ROLE_DST}), the accumulators of the `srcHost` /
+ * `dstHost` records.
+ *
+ * Each role holds at most `maxHostsPerRole` hosts. An address is interned only when it gets a role
+ * record or already has one in the other role, so the table never holds more than
+ * 2 × `maxHostsPerRole` addresses. A host refused by a full role gets no record of its own for that
+ * role in this window; its packets still count on the interface and on the peer's record.
+ */
+export class HostTable {
+  readonly maxHostsPerRole: number;
+  /** Interned addresses. */
+  size = 0;
+  /** Hosts holding a record, per role. */
+  roleCount = [0, 0];
+  /** Host ids with a record per role, in order of their first packet in that role. */
+  order: [Int32Array, Int32Array];
+  /** Address words (4 per host). */
+  words: Int32Array;
+  private hash: Int32Array;
+  private buckets: Int32Array;
+  private chain: Int32Array;
+  private capacity: number;
+  private readonly maxCapacity: number;
+  readonly seed: number;
+
+  /** Per role: 1 when the host has a record in that role. */
+  has: [Uint8Array, Uint8Array];
+  bytes: [Float64Array, Float64Array];
+  packets: [Float64Array, Float64Array];
+  syn: [Uint32Array, Uint32Array];
+  synAck: [Uint32Array, Uint32Array];
+  newFlows: [Uint32Array, Uint32Array];
+  /** Distinct destination ports (TCP port, or 65536 + UDP port) per role. */
+  dstPorts: [DistinctColumn, DistinctColumn];
+  /** Distinct peers (host ids) per role: destinations for src, sources for dst. */
+  peers: [DistinctColumn, DistinctColumn];
+  /** Source role only: destination ports that received a SYN (no ACK), capped. */
+  synDstPorts: DistinctColumn;
+  /** Source role only: destination host ids that received a SYN. */
+  synDstHosts: DistinctColumn;
+
+  /**
+   * @param maxHostsPerRole cap of records per role, integer ≥ 1
+   * @param maxScanPorts cap of {@link synDstPorts} per source
+   */
+  constructor(maxHostsPerRole: number, maxScanPorts: number) {
+    this.maxHostsPerRole = maxHostsPerRole;
+    this.maxCapacity = maxHostsPerRole * 2;
+    this.seed = (Math.random() * 0x100000000) | 0;
+    const n = Math.min(this.maxCapacity, INITIAL_CAPACITY);
+    this.capacity = n;
+    this.words = new Int32Array(n * 4);
+    this.hash = new Int32Array(n);
+    this.buckets = new Int32Array(pow2AtLeast(n * 2)).fill(NONE);
+    this.chain = new Int32Array(n).fill(NONE);
+    this.order = [new Int32Array(n), new Int32Array(n)];
+    this.has = [new Uint8Array(n), new Uint8Array(n)];
+    this.bytes = [new Float64Array(n), new Float64Array(n)];
+    this.packets = [new Float64Array(n), new Float64Array(n)];
+    this.syn = [new Uint32Array(n), new Uint32Array(n)];
+    this.synAck = [new Uint32Array(n), new Uint32Array(n)];
+    this.newFlows = [new Uint32Array(n), new Uint32Array(n)];
+    const unbounded = Number.MAX_SAFE_INTEGER;
+    this.dstPorts = [new DistinctColumn(n, unbounded), new DistinctColumn(n, unbounded)];
+    this.peers = [new DistinctColumn(n, unbounded), new DistinctColumn(n, unbounded)];
+    this.synDstPorts = new DistinctColumn(n, maxScanPorts);
+    this.synDstHosts = new DistinctColumn(n, unbounded);
+  }
+
+  /** Finds the host id of the address at `words[w … w+3]` (hash from {@link hashAddress} with {@link seed}); -1 if absent. */
+  find(words: Int32Array, w: number, hash: number): number {
+    const hw = this.words;
+    let id = this.buckets[hash & (this.buckets.length - 1)]!;
+    while (id !== NONE) {
+      if (this.hash[id] === hash) {
+        const o = id * 4;
+        if (hw[o] === words[w] && hw[o + 1] === words[w + 1] && hw[o + 2] === words[w + 2] && hw[o + 3] === words[w + 3]) return id;
+      }
+      id = this.chain[id]!;
+    }
+    return NONE;
+  }
+
+  /**
+   * Returns the host id of the address with a record in `role`, creating the record (and interning
+   * the address) when the role has room; -1 when the role is full and the host has no record in it.
+   * `id` is the result of {@link find} for this address (-1 when absent).
+   */
+  claim(words: Int32Array, w: number, hash: number, id: number, role: number): number {
+    if (id !== NONE && this.has[role]![id] === 1) return id;
+    if (this.roleCount[role]! >= this.maxHostsPerRole) return NONE;
+    if (id === NONE) id = this.intern(words, w, hash);
+    this.has[role]![id] = 1;
+    this.order[role]![this.roleCount[role]!++] = id;
+    return id;
+  }
+
+  /** Empties the table for a new window. */
+  clear(): void {
+    const used = this.size;
+    this.buckets.fill(NONE);
+    this.chain.fill(NONE, 0, used);
+    for (let r = 0; r < 2; r++) {
+      this.has[r]!.fill(0, 0, used);
+      this.bytes[r]!.fill(0, 0, used);
+      this.packets[r]!.fill(0, 0, used);
+      this.syn[r]!.fill(0, 0, used);
+      this.synAck[r]!.fill(0, 0, used);
+      this.newFlows[r]!.fill(0, 0, used);
+      this.dstPorts[r]!.clear(used);
+      this.peers[r]!.clear(used);
+    }
+    this.synDstPorts.clear(used);
+    this.synDstHosts.clear(used);
+    this.size = 0;
+    this.roleCount[0] = this.roleCount[1] = 0;
+  }
+
+  private intern(words: Int32Array, w: number, hash: number): number {
+    if (this.size === this.capacity) this.grow();
+    const id = this.size++;
+    const o = id * 4;
+    this.words[o] = words[w]!; this.words[o + 1] = words[w + 1]!;
+    this.words[o + 2] = words[w + 2]!; this.words[o + 3] = words[w + 3]!;
+    this.hash[id] = hash;
+    const b = hash & (this.buckets.length - 1);
+    this.chain[id] = this.buckets[b]!;
+    this.buckets[b] = id;
+    return id;
+  }
+
+  private grow(): void {
+    const n = Math.min(this.maxCapacity, this.capacity * 2);
+    this.words = grownInt32(this.words, n * 4, 0);
+    this.hash = grownInt32(this.hash, n, 0);
+    this.chain = grownInt32(this.chain, n, NONE);
+    for (let r = 0; r < 2; r++) {
+      this.order[r] = grownInt32(this.order[r]!, n, 0);
+      this.has[r] = grownUint8(this.has[r]!, n);
+      this.bytes[r] = grownFloat64(this.bytes[r]!, n);
+      this.packets[r] = grownFloat64(this.packets[r]!, n);
+      this.syn[r] = grownUint32(this.syn[r]!, n);
+      this.synAck[r] = grownUint32(this.synAck[r]!, n);
+      this.newFlows[r] = grownUint32(this.newFlows[r]!, n);
+      this.dstPorts[r]!.grow(n);
+      this.peers[r]!.grow(n);
+    }
+    this.synDstPorts.grow(n);
+    this.synDstHosts.grow(n);
+    this.capacity = n;
+    this.buckets = new Int32Array(pow2AtLeast(n * 2)).fill(NONE);
+    const mask = this.buckets.length - 1;
+    for (let id = 0; id < this.size; id++) {
+      const b = this.hash[id]! & mask;
+      this.chain[id] = this.buckets[b]!;
+      this.buckets[b] = id;
+    }
+  }
+}
