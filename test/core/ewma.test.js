@@ -1,0 +1,61 @@
+'use strict';
+const { expect } = require('chai');
+const ewma = require('../../dist/core/ewma.js');
+
+describe('ewma', function () {
+  it('first sample initialises fast = slow = x and variance = 0', function () {
+    const s = ewma.foldSample(ewma.createEwmaState(), 42, 0.3, 0.05);
+    expect(s).to.deep.equal({ fast: 42, slow: 42, variance: 0, samples: 1 });
+  });
+
+  it('matches a hand computation of both EWMAs (Roberts 1959)', function () {
+    // x = 10, 20, 0 with fast α 0.3 and slow α 0.05, by hand:
+    // fast: 10 → 0.3·20 + 0.7·10 = 13 → 0.3·0 + 0.7·13 = 9.1
+    // slow: 10 → 0.05·20 + 0.95·10 = 10.5 → 0.95·10.5 = 9.975
+    const s = ewma.createEwmaState();
+    for (const x of [10, 20, 0]) ewma.foldSample(s, x, 0.3, 0.05);
+    expect(s.fast).to.be.closeTo(9.1, 1e-12);
+    expect(s.slow).to.be.closeTo(9.975, 1e-12);
+    expect(s.samples).to.equal(3);
+    expect(ewma.ewmaNext(10, 20, 0.3)).to.be.closeTo(13, 1e-12);
+  });
+
+  it('variance matches the exact exponentially weighted variance computed from the weights', function () {
+    // After n samples x0..x(n-1) with x0 as the initial value, the EWMA weights are
+    // w0 = (1-α)^(n-1), wi = α(1-α)^(n-1-i) for i ≥ 1 (they sum to 1). The Finch recurrence gives the
+    // weighted variance Σ wi (xi − μ)² with μ = Σ wi xi. Computed here directly from the weights.
+    const alpha = 0.05;
+    const xs = [5, 9, 2, 14, 7, 7, 30, 1, 0, 11, 6, 8];
+    const s = ewma.createEwmaState();
+    for (const x of xs) ewma.foldSample(s, x, 0.3, alpha);
+    const n = xs.length;
+    const w = xs.map((_, i) => (i === 0 ? Math.pow(1 - alpha, n - 1) : alpha * Math.pow(1 - alpha, n - 1 - i)));
+    expect(w.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-12);
+    const mu = xs.reduce((a, x, i) => a + w[i] * x, 0);
+    const variance = xs.reduce((a, x, i) => a + w[i] * (x - mu) * (x - mu), 0);
+    expect(s.slow).to.be.closeTo(mu, 1e-9);
+    expect(s.variance).to.be.closeTo(variance, 1e-9);
+    expect(ewma.ewStd(s)).to.be.closeTo(Math.sqrt(variance), 1e-9);
+  });
+
+  it('ewVarianceNext is one step of the Finch recurrence', function () {
+    // mean 10, var 4, x 20, α 0.1: diff 10, incr 1, var = 0.9·(4 + 10) = 12.6
+    expect(ewma.ewVarianceNext(10, 4, 20, 0.1)).to.be.closeTo(12.6, 1e-12);
+  });
+
+  it('samplesToConverge: ceil(ln 0.05 / ln(1−α))', function () {
+    expect(ewma.samplesToConverge(0.05)).to.equal(59); // 0.95^58 = 0.0510 > 0.05, 0.95^59 = 0.0485
+    expect(Math.pow(0.95, 58)).to.be.above(0.05);
+    expect(Math.pow(0.95, 59)).to.be.below(0.05);
+    expect(ewma.samplesToConverge(0.3)).to.equal(9);
+    expect(ewma.samplesToConverge(1)).to.equal(1);
+  });
+
+  it('checkAlphas rejects α outside (0,1] and fast ≤ slow', function () {
+    expect(() => ewma.checkAlphas(0.3, 0.05)).to.not.throw();
+    expect(() => ewma.checkAlphas(0, 0.05)).to.throw(RangeError, /fastAlpha/);
+    expect(() => ewma.checkAlphas(0.3, 1.5)).to.throw(RangeError, /slowAlpha/);
+    expect(() => ewma.checkAlphas(0.05, 0.3)).to.throw(RangeError, /greater/);
+    expect(() => ewma.checkAlphas(NaN, 0.05)).to.throw(RangeError);
+  });
+});

@@ -1,0 +1,207 @@
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { expect } = require('chai');
+const helper = require('node-red-node-test-helper');
+helper.init(require.resolve('node-red'));
+const baselineNode = require('../../nodes/ewma-baseline.js');
+
+const WIN = 10_000;
+const T0 = 1_700_000_000_000;
+function win(i, records) {
+  const windowStart = T0 + i * WIN;
+  return {
+    kind: 'netbaseline/window', version: 1, source: 'test', windowStart, windowEnd: windowStart + WIN, windowMs: WIN, gapBeforeMs: 0, final: false,
+    counters: { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: i + 1 },
+    records: records.map(([scope, key, metrics]) => ({ scope, key, windowStart, windowEnd: windowStart + WIN, metrics })),
+  };
+}
+/** Resolves with the next message the node `id` receives. */
+function nextMessage(id) {
+  return new Promise((resolve) => helper.getNode(id).once('input', resolve));
+}
+const flowOf = (id, extra = {}) => [
+  { id, type: 'ewma-baseline', name: 'base', fastAlpha: '0.9', slowAlpha: '0.5', bootstrapMinutes: '0', maxKeys: '1000',
+    scopeInterface: true, scopeDstHost: true, scopeSrcHost: true, scopeFlow: false, persist: true, wires: [['out']], ...extra },
+  { id: 'out', type: 'helper' },
+  { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+  { id: 'caught', type: 'helper' },
+];
+
+describe('ewma-baseline node', function () {
+  let userDir;
+  beforeEach(function (done) {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nb-ewma-'));
+    helper.settings({ userDir });
+    helper.startServer(done);
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await new Promise((r) => helper.stopServer(r));
+    helper.settings({ userDir: undefined });
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('annotates a window and keeps msg.topic', async function () {
+    await helper.load(baselineNode, flowOf('eb0', { bootstrapMinutes: '5' }));
+    const n = helper.getNode('eb0');
+    expect(n, 'node started').to.exist;
+    const got = nextMessage('out');
+    n.receive({ topic: 'windows', payload: win(0, [['dstHost', 'dst 10.0.0.1', { packets: 5 }]]) });
+    const msg = await got;
+    expect(msg.topic).to.equal('windows');
+    expect(msg.payload.records[0].baseline).to.deep.equal({ state: 'bootstrap', firstSeen: T0, samples: 0, metrics: {} });
+  });
+
+  it('persists learned baselines across a restart with the same node id and userDir', async function () {
+    // slow α 0.5 → mature after ceil(ln 0.05 / ln 0.5) = 5 samples; bootstrap 0 min
+    await helper.load(baselineNode, flowOf('eb1'));
+    const n = helper.getNode('eb1');
+    expect(n, 'node started').to.exist;
+    const values = [10, 20, 30, 40, 50, 60];
+    for (let i = 0; i < values.length; i++) {
+      const got = nextMessage('out');
+      n.receive({ payload: win(i, [['dstHost', 'dst 10.0.0.1', { packetsPerSecond: values[i] }]]) });
+      await got;
+    }
+    await helper.unload();
+    const file = path.join(userDir, 'netbaseline', 'baseline-eb1.json');
+    expect(fs.existsSync(file), 'snapshot written on close').to.equal(true);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).to.include({ format: 'netbaseline/baseline', version: 1 });
+
+    await helper.load(baselineNode, flowOf('eb1'));
+    const n2 = helper.getNode('eb1');
+    expect(n2, 'node restarted').to.exist;
+    const got = nextMessage('out');
+    n2.receive({ payload: win(6, [['dstHost', 'dst 10.0.0.1', { packetsPerSecond: 70 }]]) });
+    const b = (await got).payload.records[0].baseline;
+    expect(b.state).to.equal('mature');
+    expect(b.samples).to.equal(6);
+    expect(b.firstSeen).to.equal(T0);
+    // slow EWMA α 0.5 of 10,20,…,60 by hand: 10 → 15 → 22.5 → 31.25 → 40.625 → 50.3125
+    expect(b.metrics.packetsPerSecond.slow).to.be.closeTo(50.3125, 1e-9);
+    // fast α 0.9: 10 → 19 → 28.9 → 38.89 → 48.889 → 58.8889
+    expect(b.metrics.packetsPerSecond.fast).to.be.closeTo(58.8889, 1e-9);
+  });
+
+  it('a node with another id does not see that file', async function () {
+    await helper.load(baselineNode, flowOf('eb1'));
+    const got = nextMessage('out');
+    helper.getNode('eb1').receive({ payload: win(0, [['dstHost', 'dst 10.0.0.1', { p: 1 }]]) });
+    await got;
+    await helper.unload();
+    await helper.load(baselineNode, flowOf('eb9'));
+    const got2 = nextMessage('out');
+    helper.getNode('eb9').receive({ payload: win(1, [['dstHost', 'dst 10.0.0.1', { p: 1 }]]) });
+    expect((await got2).payload.records[0].baseline.samples).to.equal(0);
+  });
+
+  for (const [label, content] of [['not JSON', '{"format": "netbaseline/base'], ['a foreign JSON file', '{"format":"someone/else","version":1}']]) {
+    it(`renames a corrupt saved file (${label}) aside, warns and learns afresh`, async function () {
+      const dir = path.join(userDir, 'netbaseline');
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, 'baseline-eb2.json');
+      fs.writeFileSync(file, content);
+      await helper.load(baselineNode, flowOf('eb2'));
+      const n = helper.getNode('eb2');
+      expect(n, 'node started').to.exist;
+      const aside = fs.readdirSync(dir).filter((f) => /^baseline-eb2\.json\.corrupt-\d+$/.test(f));
+      expect(aside).to.have.length(1);
+      expect(fs.readFileSync(path.join(dir, aside[0]), 'utf8'), 'kept byte for byte').to.equal(content);
+      expect(fs.existsSync(file)).to.equal(false);
+      expect(n.warn.called, 'warned').to.equal(true);
+      expect(String(n.warn.firstCall.args[0])).to.match(/corrupt or foreign/);
+      expect(n.status.lastCall.args[0]).to.include({ fill: 'yellow' });
+      const got = nextMessage('out');
+      n.receive({ payload: win(0, [['dstHost', 'dst 10.0.0.1', { p: 1 }]]) });
+      expect((await got).payload.records[0].baseline.samples).to.equal(0);
+    });
+  }
+
+  it('rejects a malformed window with an error and red status, keeps its state and keeps working', async function () {
+    await helper.load(baselineNode, flowOf('eb3', { persist: false }));
+    const n = helper.getNode('eb3');
+    expect(n, 'node started').to.exist;
+    let got = nextMessage('out');
+    n.receive({ payload: win(0, [['dstHost', 'dst 10.0.0.1', { p: 4 }]]) });
+    await got;
+    const caught = nextMessage('caught');
+    n.receive({ payload: win(1, [['dstHost', 'dst 10.0.0.1', { p: -1 }]]) });
+    const err = await caught;
+    expect(err.error.message).to.match(/metrics\.p must be a finite number ≥ 0/);
+    expect(n.status.lastCall.args[0]).to.include({ fill: 'red', shape: 'ring' });
+    const caught2 = nextMessage('caught');
+    n.receive({ payload: 'hello' });
+    expect((await caught2).error.message).to.match(/expected a window object/);
+    got = nextMessage('out');
+    n.receive({ payload: win(2, [['dstHost', 'dst 10.0.0.1', { p: 8 }]]) });
+    const b = (await got).payload.records[0].baseline;
+    expect(b.samples, 'only the good window was folded in').to.equal(1);
+    expect(b.metrics.p.slow).to.equal(4);
+    expect(n.status.lastCall.args[0]).to.include({ fill: 'green', text: '1 key · 0% mature' });
+  });
+
+  it('msg.reset clears one key or all keys', async function () {
+    await helper.load(baselineNode, flowOf('eb4', { persist: false }));
+    const n = helper.getNode('eb4');
+    let got = nextMessage('out');
+    n.receive({ payload: win(0, [['dstHost', 'dst a', { p: 1 }], ['dstHost', 'dst b', { p: 1 }]]) });
+    await got;
+    n.receive({ reset: 'dst a' });
+    got = nextMessage('out');
+    n.receive({ payload: win(1, [['dstHost', 'dst a', { p: 1 }], ['dstHost', 'dst b', { p: 1 }]]) });
+    let recs = (await got).payload.records;
+    expect(recs.map((r) => r.baseline.samples)).to.deep.equal([0, 1]);
+    n.receive({ reset: true });
+    got = nextMessage('out');
+    n.receive({ payload: win(2, [['dstHost', 'dst a', { p: 1 }], ['dstHost', 'dst b', { p: 1 }]]) });
+    recs = (await got).payload.records;
+    expect(recs.map((r) => r.baseline.samples)).to.deep.equal([0, 0]);
+  });
+
+  it('shows the bootstrap status while most keys bootstrap', async function () {
+    await helper.load(baselineNode, flowOf('eb5', { persist: false, bootstrapMinutes: '5' }));
+    const n = helper.getNode('eb5');
+    const got = nextMessage('out');
+    n.receive({ payload: win(0, [['dstHost', 'dst a', { p: 1 }], ['dstHost', 'dst b', { p: 1 }]]) });
+    await got;
+    expect(n.status.lastCall.args[0]).to.deep.equal({ fill: 'blue', shape: 'dot', text: '2 keys · bootstrap' });
+  });
+
+  it('reports a bad configuration and stays deployed', async function () {
+    await helper.load(baselineNode, flowOf('eb6', { persist: false, fastAlpha: '0.01' }));
+    const n = helper.getNode('eb6');
+    expect(n, 'node deployed').to.exist;
+    expect(n.status.lastCall.args[0]).to.include({ fill: 'red' });
+    expect(String(n.error.firstCall.args[0])).to.match(/fastAlpha/);
+  });
+
+  it('keeps the saved keys when the configured α changed, and says so in the log', async function () {
+    await helper.load(baselineNode, flowOf('eb7'));
+    const got = nextMessage('out');
+    helper.getNode('eb7').receive({ payload: win(0, [['dstHost', 'dst a', { p: 1 }]]) });
+    await got;
+    await helper.unload();
+    await helper.load(baselineNode, flowOf('eb7', { slowAlpha: '0.2' }));
+    const n = helper.getNode('eb7');
+    const logged = n.log.getCalls().map((c) => String(c.args[0])).join('\n');
+    expect(logged).to.match(/slowAlpha 0\.5 → 0\.2/).and.match(/learned keys kept/);
+    const got2 = nextMessage('out');
+    n.receive({ payload: win(1, [['dstHost', 'dst a', { p: 1 }]]) });
+    expect((await got2).payload.records[0].baseline.samples).to.equal(1);
+  });
+
+  it('without a userDir setting it warns and does not persist', async function () {
+    helper.settings({ userDir: undefined });
+    await helper.load(baselineNode, flowOf('eb8'));
+    const n = helper.getNode('eb8');
+    expect(n, 'node started').to.exist;
+    expect(String(n.warn.firstCall.args[0])).to.match(/userDir is not set/);
+    const got = nextMessage('out');
+    n.receive({ payload: win(0, [['dstHost', 'dst a', { p: 1 }]]) });
+    await got;
+    await helper.unload();
+    expect(fs.existsSync(path.join(userDir, 'netbaseline'))).to.equal(false);
+  });
+});
