@@ -1,0 +1,117 @@
+'use strict';
+const { expect } = require('chai');
+const helper = require('node-red-node-test-helper');
+helper.init(require.resolve('node-red'));
+const formatterNode = require('../../nodes/anomaly-formatter.js');
+const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+
+const TIME = Date.UTC(2024, 4, 1, 10, 42, 17);
+
+/**
+ * Message properties the `e-mail` (send) node of node-red-node-email 5.2.5 reads (61-email.js):
+ * the formatter sets topic (subject), payload (body) and html, and must set none of the others,
+ * which would change recipients, sender, headers or attachments.
+ */
+const EMAIL_NODE_READS_OTHER = ['to', 'cc', 'bcc', 'from', 'replyTo', 'inReplyTo', 'references', 'headers', 'header',
+  'priority', 'envelope', 'attachments', 'plaintext', 'title', 'filename', 'description'];
+
+function event(over = {}) {
+  return {
+    kind: 'netbaseline/anomaly', version: 1, id: 'port-scan|src 10.0.0.140|0', status: 'firing',
+    time: TIME, window: { start: TIME - 10_000, end: TIME, ms: 10_000 },
+    rule: 'port-scan', severity: 'high', scope: 'srcHost', key: 'src 10.0.0.140', srcIp: '10.0.0.140',
+    metric: 'distinctDstPorts', value: 1000, threshold: 100, baseline: null, deviationPercent: 900,
+    message: 'SYNs to 1,000 ports',
+    findings: [{ rule: 'port-scan', severity: 'high', metric: 'distinctDstPorts', value: 1000, threshold: 100, baseline: null, deviationPercent: 900, explanation: '' }],
+    source: 'scan.pcap', suppressedCount: 4, ...over,
+  };
+}
+
+function collect(node) {
+  const queue = []; const waiting = [];
+  node.on('input', (msg) => { if (waiting.length) waiting.shift()(msg); else queue.push(msg); });
+  return { next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiting.push(r))) };
+}
+
+async function until(predicate) {
+  while (!predicate()) await new Promise((r) => setImmediate(r));
+}
+
+async function start(shape) {
+  await helper.load([formatterNode, catchNode], [
+    { id: 'f1', type: 'tab', label: 'test' },
+    { id: 'n1', z: 'f1', type: 'anomaly-formatter', name: '', shape, wires: [['out']] },
+    { id: 'out', z: 'f1', type: 'helper' },
+    { id: 'c1', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', z: 'f1', type: 'helper' },
+  ]);
+  const n1 = helper.getNode('n1');
+  expect(n1, 'anomaly-formatter started').to.exist;
+  const statuses = [];
+  n1.on('call:status', (call) => statuses.push(call.args[0]));
+  return { n1, out: collect(helper.getNode('out')), caught: collect(helper.getNode('caught')), statuses };
+}
+
+describe('anomaly-formatter node', function () {
+  beforeEach(function (done) { helper.startServer(done); });
+  afterEach(async function () { await helper.unload(); await new Promise((r) => helper.stopServer(r)); });
+
+  it('text: one line per alert and finding, MQTT topic, other properties kept', async function () {
+    const { n1, out, statuses } = await start('text');
+    n1.receive({ payload: event(), topic: 'src 10.0.0.140', extra: 42 });
+    const msg = await out.next();
+    expect(msg.extra).to.equal(42);
+    expect(msg.topic).to.equal('netbaseline/high/srcHost/src_10.0.0.140');
+    expect(msg.payload).to.equal([
+      '[HIGH] 2024-05-01T10:42:17Z port-scan src 10.0.0.140: SYNs to 1,000 ports [4 repeats held back]',
+      '  distinctDstPorts 1,000 ports vs 100 ports (no baseline, +900%)',
+    ].join('\n'));
+    expect(msg).to.not.have.property('html');
+    await until(() => statuses.some((s) => s.text === 'text · 1 sent'));
+  });
+
+  it('json: the event as an object and the MQTT topic', async function () {
+    const { n1, out } = await start('json');
+    const e = event({ scope: 'flow', key: 'tcp 10.0.0.1:51234 > 10.0.0.2:80' });
+    n1.receive({ payload: e });
+    const msg = await out.next();
+    expect(msg.payload).to.deep.equal(e);
+    expect(msg.topic).to.equal('netbaseline/high/flow/tcp_10.0.0.1:51234_>_10.0.0.2:80');
+  });
+
+  it('email: sets topic, payload and html, and nothing else node-red-node-email reads', async function () {
+    const { n1, out, statuses } = await start('email');
+    const input = { payload: event({ key: 'src <10.0.0.140> & co' }), topic: 'src 10.0.0.140', keep: 'me' };
+    n1.receive(input);
+    const msg = await out.next();
+    expect(Object.keys(msg).sort()).to.deep.equal(['_msgid', 'html', 'keep', 'payload', 'topic']);
+    for (const p of EMAIL_NODE_READS_OTHER) expect(msg, p).to.not.have.property(p);
+    expect(msg.topic).to.equal('[netbaseline] HIGH port-scan on src <10.0.0.140> & co');
+    expect(msg.payload).to.be.a('string').and.to.include('signal to investigate, not a verdict');
+    expect(msg.payload).to.not.match(/<[a-z][\s\S]*>/i); // the e-mail node's HTML sniff: stays plain text
+    expect(msg.html).to.be.a('string').and.to.include('src &lt;10.0.0.140&gt; &amp; co');
+    expect(msg.html).to.not.include('<10.0.0.140>');
+    await until(() => statuses.some((s) => s.text === 'email · 1 sent' && s.fill === 'green'));
+  });
+
+  it('rejects a malformed message (red status, error to Catch) and keeps working', async function () {
+    const { n1, out, caught, statuses } = await start('email');
+    n1.receive({ payload: 'not an event' });
+    const err = await caught.next();
+    expect(err.error.message).to.match(/expected an anomaly object in msg\.payload/);
+    await until(() => statuses.some((s) => s.fill === 'red' && /anomaly object/.test(s.text)));
+    n1.receive({ payload: event() });
+    const msg = await out.next();
+    expect(msg.topic).to.equal('[netbaseline] HIGH port-scan on src 10.0.0.140');
+    await until(() => statuses[statuses.length - 1].text === 'email · 1 sent');
+  });
+
+  it('an unknown shape is a config error: logged, inputs rejected, node stays deployed', async function () {
+    const { n1, caught } = await start('sms');
+    n1.receive({ payload: event() });
+    const err = await caught.next();
+    expect(err.error.message).to.match(/shape must be one of text, json, email, got "sms"/);
+    const logged = helper.log().args.map((a) => a[0]).filter((e) => e.level === helper.log().ERROR && e.id === 'n1');
+    expect(logged.map((e) => e.msg).join('\n')).to.match(/shape must be one of/);
+  });
+});
