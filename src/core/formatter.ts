@@ -1,6 +1,6 @@
 /**
  * Shapes an {@link AnomalyEvent} for a receiving node: a one-line text (chat, log, dashboard), the
- * event as JSON with an MQTT topic, or an e-mail (subject, plain-text body, HTML body). The core of
+ * event as JSON with an MQTT topic, or an e-mail (subject, HTML body, plain-text alternative). The core of
  * the `anomaly-formatter` node.
  *
  * Every shape says what happened, when (packet time, ISO 8601 UTC), the findings with their
@@ -11,8 +11,11 @@
  *
  * @packageDocumentation
  */
-import { assertAnomalyEvent, ContractError, METRICS } from './contracts';
+import { assertAnomalyEvent, ContractError } from './contracts';
+import { formatCount, formatMetricValue, formatPercent, formatTime } from './units';
 import type { AnomalyEvent, Finding } from './contracts';
+
+export { formatCount, formatMetricValue, formatPercent, formatTime };
 
 /** Output shapes of {@link formatAnomaly}. */
 export type FormatShape = 'text' | 'json' | 'email';
@@ -24,10 +27,13 @@ export const FORMAT_SHAPES: readonly FormatShape[] = ['text', 'json', 'email'];
 export interface FormattedAnomaly {
   /** `text`/`json`: the MQTT-safe topic (see {@link anomalyTopic}); `email`: the subject line. */
   topic: string;
-  /** `text`: the lines; `json`: a deep copy of the event; `email`: the plain-text body. */
+  /** `text`: the lines; `json`: a deep copy of the event; `email`: the HTML document (all event text escaped). */
   payload: string | object;
-  /** `email` only: the HTML body (all event text escaped). */
-  html?: string;
+  /**
+   * `email` only: the plain-text alternative part; node-red-node-email reads it as `msg.plaintext`
+   * when `msg.payload` is HTML.
+   */
+  plaintext?: string;
 }
 
 /** The sentence every e-mail ends with. */
@@ -42,14 +48,14 @@ export const SIGNAL_NOT_VERDICT =
  *   When the cooldown held repeats back, the first line ends with `[12 repeats held back]`.
  *   Line breaks inside event strings are folded to spaces.
  * - `json`: `payload` is a deep copy of the event; `topic` is {@link anomalyTopic}.
- * - `email`: for node-red-node-email, `topic` = subject `[netbaseline] HIGH port-scan on src 10.0.0.140`,
- *   `payload` = plain-text body, `html` = HTML body. The body states what happened, when (packet
- *   time), the findings (an HTML table / aligned text lines), the baseline state and
- *   {@link SIGNAL_NOT_VERDICT}. All event text is HTML-escaped in `html`; in the plain-text body a
- *   `<` directly before a letter is followed by a space, so that a mail node that sniffs the body
- *   for HTML (node-red-node-email sends a body matching `/<[a-z][\s\S]*>/i` as HTML) never renders
- *   event text as markup. The subject has no control characters (no header injection) and at most
- *   200 characters.
+ * - `email`: for the `e-mail` send node of node-red-node-email (5.2.5, 61-email.js), `topic` =
+ *   subject `[netbaseline] HIGH port-scan on src 10.0.0.140`, `payload` = the full HTML document,
+ *   `plaintext` = the plain-text body. That node sends `msg.payload` as the HTML part because it
+ *   matches `/<[a-z][\s\S]*>/i`, and `msg.plaintext` as the text alternative (it never reads
+ *   `msg.html`). Both bodies state what happened, when (packet time), the findings (an HTML table /
+ *   aligned text lines), the baseline state and {@link SIGNAL_NOT_VERDICT}. All event text is
+ *   HTML-escaped in `payload`; `plaintext` is sent as text as is (the node does not sniff it).
+ *   The subject has no control characters (no header injection) and at most 200 characters.
  *
  * Numbers are written for people: thousands separators, bit/s as `12.3 Mbit/s`, bytes as `1.2 MB`
  * (SI prefixes, powers of 1000), pps as `1,234 pps`, durations in ms/s; the unit comes from
@@ -96,81 +102,6 @@ export function topicLevel(text: string): string {
 // ---------------------------------------------------------------------------------------------
 // Numbers and times
 // ---------------------------------------------------------------------------------------------
-
-const groupFormats = new Map<number, Intl.NumberFormat>();
-/** `n` with thousands separators and at most `decimals` fraction digits (en-US: `12,345.6`). */
-function grouped(n: number, decimals: number): string {
-  let f = groupFormats.get(decimals);
-  if (f === undefined) {
-    f = new Intl.NumberFormat('en-US', { maximumFractionDigits: decimals });
-    groupFormats.set(decimals, f);
-  }
-  return f.format(n);
-}
-
-/**
- * A count or measure for people: thousands separators; 2 decimals below 10, 1 below 100, none
- * above. `1234567` → `1,234,567`, `3.14159` → `3.14`. Non-finite numbers as `∞`/`NaN`.
- */
-export function formatCount(n: number): string {
-  if (!Number.isFinite(n)) return Number.isNaN(n) ? 'NaN' : n > 0 ? '∞' : '-∞';
-  const abs = Math.abs(n);
-  return grouped(n, abs < 10 ? 2 : abs < 100 ? 1 : 0);
-}
-
-/** `n` scaled by SI prefixes (k, M, G, T: powers of 1000) with one decimal: `12345678, 'bit/s'` → `12.3 Mbit/s`. */
-function siUnit(n: number, unit: string): string {
-  if (!Number.isFinite(n)) return `${formatCount(n)} ${unit}`;
-  const abs = Math.abs(n);
-  const prefixes: Array<[number, string]> = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
-  for (const [scale, prefix] of prefixes) {
-    // 999,950 rounds to 1,000.0 k: promote it to the next prefix
-    if (abs >= scale * 0.99995) return `${grouped(n / scale, 1)} ${prefix}${unit}`;
-  }
-  return `${grouped(n, abs < 10 ? 2 : abs < 100 ? 1 : 0)} ${unit}`;
-}
-
-/**
- * A metric value with its unit, for people. The unit is that of {@link METRICS}:
- * `bitsPerSecond` 12345678 → `12.3 Mbit/s`; `bytes` 1234567 → `1.2 MB`; `packetsPerSecond` 1234.5
- * → `1,235 pps` (12.34 → `12.3 pps`); `packets` 1234 → `1,234 packets`; `flowDurationMs` 4200 → `4.2 s`; an unknown
- * metric → {@link formatCount}.
- */
-export function formatMetricValue(metric: string, value: number): string {
-  if (typeof value !== 'number') return String(value);
-  const unit = Object.prototype.hasOwnProperty.call(METRICS, metric) ? METRICS[metric as keyof typeof METRICS].unit : undefined;
-  switch (unit) {
-    case 'bit/s':
-      return siUnit(value, 'bit/s');
-    case 'bytes':
-      return Math.abs(value) < 1000 ? `${formatCount(value)} bytes` : siUnit(value, 'B');
-    case 'packet/s':
-      return `${grouped(value, Math.abs(value) < 100 ? 1 : 0)} pps`;
-    case 'ms':
-      return Math.abs(value) < 1000 ? `${formatCount(value)} ms` : `${formatCount(value / 1000)} s`;
-    case undefined:
-      return formatCount(value);
-    default:
-      return `${formatCount(value)} ${unit}`;
-  }
-}
-
-/** Deviation in percent with a sign: `+925%`, `-40%`, `+2.5%`; `n/a` when not finite. */
-export function formatPercent(p: number): string {
-  if (typeof p !== 'number' || !Number.isFinite(p)) return 'n/a';
-  const sign = p > 0 ? '+' : p < 0 ? '-' : '±';
-  return `${sign}${grouped(Math.abs(p), Math.abs(p) < 10 ? 1 : 0)}%`;
-}
-
-/**
- * Epoch ms → ISO 8601 UTC to the second (truncated), e.g. `2024-05-01T10:42:17Z`. A time outside
- * the range of `Date` is written as `<n> ms`.
- */
-export function formatTime(ms: number): string {
-  const d = new Date(Math.floor(ms / 1000) * 1000);
-  if (Number.isNaN(d.getTime())) return `${String(ms)} ms`;
-  return d.toISOString().replace('.000Z', 'Z');
-}
 
 /** A window length for people: `10 s`, `1.5 min`, `500 ms`. */
 function formatDuration(ms: number): string {
@@ -222,12 +153,12 @@ function baselineState(f: Finding): string {
   return `${String(b.state)}${samples}`;
 }
 
-/** `bitsPerSecond 12.3 Mbit/s vs 5 Mbit/s (baseline 1.2 Mbit/s ±0.3 Mbit/s, mature, +925%)`. */
+/** `spike: bitsPerSecond 12.3 Mbit/s vs 5 Mbit/s (baseline 1.2 Mbit/s ±0.3 Mbit/s, mature, +925%)`. */
 function findingLine(f: Finding): string {
   const baseline = f.baseline === null || f.baseline === undefined
     ? 'no baseline'
     : `baseline ${baselineValue(f)}, ${String(f.baseline.state)}`;
-  return oneLine(`${f.metric} ${formatMetricValue(f.metric, f.value)} vs ${formatMetricValue(f.metric, f.threshold)} (${baseline}, ${formatPercent(f.deviationPercent)})`);
+  return oneLine(`${f.rule}: ${f.metric} ${formatMetricValue(f.metric, f.value)} vs ${formatMetricValue(f.metric, f.threshold)} (${baseline}, ${formatPercent(f.deviationPercent)})`);
 }
 
 function heldBack(event: AnomalyEvent): number {
@@ -253,11 +184,6 @@ function formatText(event: AnomalyEvent): string {
 /** Escapes `& < > " '` for HTML text and attribute values. */
 export function escapeHtml(text: unknown): string {
   return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-/** Keeps plain text from looking like HTML to a sniffing mail node: `<b` → `< b`. */
-function defuseMarkup(text: string): string {
-  return text.replace(/<(?=[a-z])/gi, '< ');
 }
 
 const SUBJECT_MAX = 200;
@@ -348,7 +274,7 @@ function formatEmail(event: AnomalyEvent): FormattedAnomaly {
     '',
   ].join('\n');
 
-  return { topic: subject, payload: defuseMarkup(text), html };
+  return { topic: subject, payload: html, plaintext: text };
 }
 
 /** Deep copy of an event as plain data. @throws {ContractError} when it holds something that cannot be copied. */

@@ -39,6 +39,7 @@ import {
   type AnomalyEvent, type Finding, type MaturityState, type MetricBaseline, type RuleId, type Scope,
   type Severity, type TrafficRecord, type WindowMessage,
 } from './contracts';
+import { formatCount, formatMetricValue, formatPercent } from './units';
 
 /** Options of a {@link RuleDetector}; every field has a default. */
 export interface DetectorOptions {
@@ -149,30 +150,6 @@ export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedD
 // ---------------------------------------------------------------------------------------------
 // Wording
 // ---------------------------------------------------------------------------------------------
-
-const NUM = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
-const INT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-/** `1234.56` → `1,234.6`. */
-export function formatNumber(n: number): string { return NUM.format(n); }
-
-/** Deviation as a signed whole percentage: `+864%`, `-12%`. */
-export function formatPercent(p: number): string { return `${p >= 0 ? '+' : '−'}${INT.format(Math.abs(p))}%`; }
-
-/** A value of `metric` with its unit: `250 Mbit/s`, `963.9/s`, `42`. */
-export function formatMetricValue(metric: string, v: number): string {
-  switch (metric) {
-    case 'bitsPerSecond':
-      if (v >= 1e9) return `${NUM.format(v / 1e9)} Gbit/s`;
-      if (v >= 1e6) return `${NUM.format(v / 1e6)} Mbit/s`;
-      if (v >= 1e3) return `${NUM.format(v / 1e3)} kbit/s`;
-      return `${NUM.format(v)} bit/s`;
-    case 'packetsPerSecond': case 'synPerSecond': return `${NUM.format(v)}/s`;
-    case 'bytes': return `${NUM.format(v)} bytes`;
-    case 'flowDurationMs': return `${NUM.format(v)} ms`;
-    default: return NUM.format(v);
-  }
-}
 
 const LABELS: Record<string, string> = {
   bitsPerSecond: 'bit rate', packetsPerSecond: 'packet rate', synPerSecond: 'SYN rate', synCount: 'SYN count',
@@ -307,7 +284,7 @@ export class RuleDetector {
           const deviationPercent = this.deviation(metric, value, mb.slow);
           add(record, {
             rule: 'dual-ewma', severity: 'high', metric, value, threshold: Math.max(fastT, slowT), baseline: withState, deviationPercent,
-            explanation: `${subject(metric, value, record)} is above ${formatNumber(dualEwma.fastMultiplier)}× its fast EWMA ${formatMetricValue(metric, mb.fast)} and ${formatNumber(dualEwma.slowMultiplier)}× its slow EWMA ${formatMetricValue(metric, mb.slow)} (${formatPercent(deviationPercent)} vs slow EWMA)`,
+            explanation: `${subject(metric, value, record)} is above ${formatCount(dualEwma.fastMultiplier)}× its fast EWMA ${formatMetricValue(metric, mb.fast)} and ${formatCount(dualEwma.slowMultiplier)}× its slow EWMA ${formatMetricValue(metric, mb.slow)} (${formatPercent(deviationPercent)} vs slow EWMA)`,
           });
         }
       }
@@ -321,7 +298,7 @@ export class RuleDetector {
           const deviationPercent = this.deviation(metric, value, mu);
           add(record, {
             rule: 'spike', severity, metric, value, threshold, baseline: withState, deviationPercent,
-            explanation: `${subject(metric, value, record)} is above μ + ${formatNumber(k)}σ = ${formatMetricValue(metric, threshold)} (μ ${formatMetricValue(metric, mu)}, σ ${formatMetricValue(metric, sigma)}) (${formatPercent(deviationPercent)})`,
+            explanation: `${subject(metric, value, record)} is above μ + ${formatCount(k)}σ = ${formatMetricValue(metric, threshold)} (μ ${formatMetricValue(metric, mu)}, σ ${formatMetricValue(metric, sigma)}) (${formatPercent(deviationPercent)})`,
           });
         }
       }
@@ -364,7 +341,7 @@ export class RuleDetector {
     const deviationPercent = ps.minPorts > 0 ? (distinct - ps.minPorts) / ps.minPorts * 100 : distinct * 100;
     add(record, {
       rule: 'port-scan', severity: 'high', metric: 'distinctDstPorts', value: distinct, threshold: ps.minPorts, baseline: null, deviationPercent,
-      explanation: `${record.key} sent ${INT.format(total)} SYNs to ${truncated ? 'at least ' : ''}${INT.format(distinct)} ports in ${formatNumber(ps.windowMs / 1000)} s (port scan threshold: >${INT.format(ps.minSyns)} SYNs to >${INT.format(ps.minPorts)} ports)`,
+      explanation: `${record.key} sent ${formatCount(total)} SYNs to ${truncated ? 'at least ' : ''}${formatCount(distinct)} ports in ${formatCount(ps.windowMs / 1000)} s (port scan threshold: >${formatCount(ps.minSyns)} SYNs to >${formatCount(ps.minPorts)} ports)`,
     });
   }
 

@@ -37,7 +37,7 @@ describe('RuleDetector', function () {
       expect(e).to.include({ kind: 'netbaseline/anomaly', rule: 'static', severity: 'high', key: 'dst 10.10.10.10', scope: 'dstHost', dstIp: '10.10.10.10', metric: 'synPerSecond', threshold: 100, source: 'capture.pcap', status: 'firing' });
       expect(e.value).to.be.closeTo(963.9, 1e-9); // 9639 / 10 s
       expect(e.deviationPercent).to.be.closeTo(863.9, 1e-9); // (963.9 − 100) / 100 × 100
-      expect(e.message).to.equal('SYN rate 963.9/s to dst 10.10.10.10 is above the bootstrap threshold 100/s (+864%)');
+      expect(e.message).to.equal('SYN rate 964 SYN/s to dst 10.10.10.10 is above the bootstrap threshold 100 SYN/s (+864%)');
       expect(e.id).to.equal(`static|dst 10.10.10.10|${w.windowStart}`);
       expect(e.time).to.equal(w.windowEnd);
       expect(e.window).to.deep.equal({ start: w.windowStart, end: w.windowEnd, ms: WIN });
@@ -123,7 +123,7 @@ describe('RuleDetector', function () {
       expect(m.deviationPercent).to.be.closeTo(50, 1e-9);
       const [h] = only().evaluate(win(0, [rec(161)]));
       expect(h).to.include({ rule: 'spike', severity: 'high', threshold: 160 });
-      expect(h.message).to.equal('distinct peers 161 to dst h is above μ + 3σ = 160 (μ 100, σ 20) (+61%)');
+      expect(h.message).to.equal('distinct peers 161 hosts to dst h is above μ + 3σ = 160 hosts (μ 100 hosts, σ 20 hosts) (+61%)');
     });
 
     it('floors σ at 10% of μ so a flat baseline does not alert on a tiny change', function () {

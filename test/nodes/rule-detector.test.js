@@ -52,7 +52,7 @@ describe('rule-detector node', function () {
     const msgs = await out.count(2);
     expect(msgs.map((m) => m.topic)).to.deep.equal(['iface eth0', 'dst 10.10.10.10']);
     expect(msgs[1].payload).to.include({ kind: 'netbaseline/anomaly', rule: 'static', key: 'dst 10.10.10.10', dstIp: '10.10.10.10' });
-    expect(msgs[1].payload.message).to.equal('SYN rate 963.9/s to dst 10.10.10.10 is above the bootstrap threshold 100/s (+864%)');
+    expect(msgs[1].payload.message).to.equal('SYN rate 964 SYN/s to dst 10.10.10.10 is above the bootstrap threshold 100 SYN/s (+864%)');
     expect(n.status.lastCall.args[0]).to.include({ fill: 'yellow', text: '2 anomalies · last: dst 10.10.10.10' });
     // a quiet window: green status with windows evaluated, nothing sent
     n.receive({ payload: win(1, [{ scope: 'dstHost', key: 'dst 10.10.10.10', metrics: { synCount: 1 } }]) });
