@@ -29,13 +29,13 @@ export = function (RED: NodeAPI): void {
       node.status(statusIdle(`${shape} · 0 sent`));
     }
 
-    node.on('input', (msg: NodeMessageInFlow & { html?: string }, send, done) => {
+    node.on('input', (msg: NodeMessageInFlow & { plaintext?: string }, send, done) => {
       try {
         if (configError) throw new Error(configError);
         const out = formatAnomaly(msg.payload as never, shape); // validates, throws ContractError
         msg.topic = out.topic;
         msg.payload = out.payload;
-        if (out.html !== undefined) msg.html = out.html;
+        if (out.plaintext !== undefined) msg.plaintext = out.plaintext; // node-red-node-email's text alternative
         send(msg);
         sent++;
         node.status(statusOk(`${shape} · ${compactNumber(sent)} sent`));

@@ -67,11 +67,11 @@ describe('formatter: text', function () {
   it('writes the header line and one indented line per finding', function () {
     const out = formatAnomaly(scanEvent(), 'text');
     expect(out.topic).to.equal('netbaseline/high/srcHost/src_10.0.0.140');
-    expect(out).to.not.have.property('html');
+    expect(out).to.not.have.property('plaintext');
     expect(out.payload.split('\n')).to.deep.equal([
       '[HIGH] 2024-05-01T10:42:17Z port-scan src 10.0.0.140: src 10.0.0.140 sent SYNs to 1,000 ports on 3 hosts',
-      '  distinctDstPorts 1,000 ports vs 100 ports (no baseline, +900%)',
-      '  bitsPerSecond 12.3 Mbit/s vs 5 Mbit/s (baseline 1.2 Mbit/s ±300 kbit/s, mature, +929%)',
+      '  port-scan: distinctDstPorts 1,000 ports vs 100 ports (no baseline, +900%)',
+      '  dual-ewma: bitsPerSecond 12.3 Mbit/s vs 5 Mbit/s (baseline 1.2 Mbit/s ±300 kbit/s, mature, +929%)',
     ]);
   });
   it('says how many repeats the cooldown held back', function () {
@@ -84,7 +84,7 @@ describe('formatter: text', function () {
     const lines = out.payload.split('\n');
     expect(lines).to.have.length(2); // header + the primary finding rebuilt from the top-level fields
     expect(lines[0]).to.include('line one line two');
-    expect(lines[1]).to.equal('  distinctDstPorts 1,000 ports vs 100 ports (no baseline, +900%)');
+    expect(lines[1]).to.equal('  port-scan: distinctDstPorts 1,000 ports vs 100 ports (no baseline, +900%)');
   });
 });
 
@@ -111,11 +111,16 @@ describe('formatter: json', function () {
 });
 
 describe('formatter: email', function () {
-  it('sets subject, plain-text body and HTML body', function () {
+  it('sets subject, HTML body (payload) and plain-text alternative (plaintext)', function () {
     const out = formatAnomaly(scanEvent({ suppressedCount: 3 }), 'email');
-    expect(Object.keys(out).sort()).to.deep.equal(['html', 'payload', 'topic']);
+    expect(Object.keys(out).sort()).to.deep.equal(['payload', 'plaintext', 'topic']);
     expect(out.topic).to.equal('[netbaseline] HIGH port-scan on src 10.0.0.140');
-    const text = out.payload;
+    // node-red-node-email sends msg.payload as the HTML part only when it matches its sniff regex
+    expect(out.payload).to.be.a('string').and.to.match(EMAIL_NODE_HTML_SNIFF);
+    expect(out.payload).to.match(/^<!DOCTYPE html>\n<html>[\s\S]*<\/html>\n$/);
+    expect(out.payload).to.include('src 10.0.0.140 sent SYNs to 1,000 ports on 3 hosts');
+    expect(out.payload).to.include('3 repeats of this alert');
+    const text = out.plaintext;
     expect(text).to.be.a('string');
     expect(text).to.include('What happened:');
     expect(text).to.include('src 10.0.0.140 sent SYNs to 1,000 ports on 3 hosts');
@@ -127,7 +132,7 @@ describe('formatter: email', function () {
     expect(SIGNAL_NOT_VERDICT).to.match(/signal to investigate, not a verdict/);
   });
   it('aligns the findings as columns in the plain-text body', function () {
-    const lines = formatAnomaly(scanEvent(), 'email').payload.split('\n');
+    const lines = formatAnomaly(scanEvent(), 'email').plaintext.split('\n');
     const head = lines.findIndex((l) => /^\s+Rule\s+Severity\s+Metric/.test(l));
     expect(head).to.be.above(-1);
     const rows = lines.slice(head, head + 3);
@@ -141,32 +146,32 @@ describe('formatter: email', function () {
   });
   it('shows the baseline state of the primary finding when it has one', function () {
     const e = scanEvent({ rule: 'dual-ewma', metric: 'bitsPerSecond', baseline: scanEvent().findings[1].baseline });
-    const text = formatAnomaly(e, 'email').payload;
+    const text = formatAnomaly(e, 'email').plaintext;
     expect(text).to.match(/Baseline: +mature for bitsPerSecond: slow EWMA 1\.2 Mbit\/s, fast EWMA 3 Mbit\/s, σ 300 kbit\/s, 240 samples/);
   });
   it('puts the findings in an HTML table, one row each', function () {
-    const { html } = formatAnomaly(scanEvent(), 'email');
+    const { payload: html } = formatAnomaly(scanEvent(), 'email');
     const tbody = html.slice(html.indexOf('<tbody>'), html.indexOf('</tbody>'));
     expect(tbody.match(/<tr>/g)).to.have.length(2);
     expect(tbody).to.include('<td style="padding:2px 8px">12.3 Mbit/s</td>');
     expect(html).to.include(escapeHtml(SIGNAL_NOT_VERDICT));
   });
-  it('escapes keys and messages in the HTML body and keeps the plain text from looking like HTML', function () {
+  it('escapes keys and messages in the HTML body and keeps them verbatim in the plain text', function () {
     const e = scanEvent({
       key: 'src <img src=x onerror=alert(1)> & "co"',
       message: '<script>alert("x")</script> & <b>bold</b>',
       source: "o'brien.pcap",
     });
     const out = formatAnomaly(e, 'email');
-    expect(out.html).to.not.include('<script>');
-    expect(out.html).to.not.include('<img');
-    expect(out.html).to.not.include('<b>bold');
-    expect(out.html).to.include('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;');
-    expect(out.html).to.include('src &lt;img src=x onerror=alert(1)&gt; &amp; &quot;co&quot;');
-    expect(out.html).to.include('o&#39;brien.pcap');
-    // node-red-node-email would send a payload matching its sniff regex as HTML, unescaped
-    expect(out.payload).to.not.match(EMAIL_NODE_HTML_SNIFF);
-    expect(out.payload).to.include('< script>alert("x")</script> & < b>bold</b>'); // only "<letter" is sniffed
+    expect(out.payload).to.not.include('<script');
+    expect(out.payload).to.not.include('<img');
+    expect(out.payload).to.not.include('<b>');
+    expect(out.payload).to.include('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;');
+    expect(out.payload).to.include('src &lt;img src=x onerror=alert(1)&gt; &amp; &quot;co&quot;');
+    expect(out.payload).to.include('o&#39;brien.pcap');
+    // the e-mail node sends msg.plaintext as text/plain without sniffing it: event text stays as it was
+    expect(out.plaintext).to.include('<script>alert("x")</script> & <b>bold</b>');
+    expect(out.plaintext).to.include('src <img src=x onerror=alert(1)> & "co"');
     expect(escapeHtml(`<a href="x">'&'</a>`)).to.equal('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
   });
   it('keeps the subject on one line (no header injection) and short', function () {

@@ -9,11 +9,14 @@ const TIME = Date.UTC(2024, 4, 1, 10, 42, 17);
 
 /**
  * Message properties the `e-mail` (send) node of node-red-node-email 5.2.5 reads (61-email.js):
- * the formatter sets topic (subject), payload (body) and html, and must set none of the others,
- * which would change recipients, sender, headers or attachments.
+ * the formatter sets topic (subject), payload (HTML body) and plaintext (text alternative), and must
+ * set none of the others, which would change recipients, sender, headers or attachments.
  */
 const EMAIL_NODE_READS_OTHER = ['to', 'cc', 'bcc', 'from', 'replyTo', 'inReplyTo', 'references', 'headers', 'header',
-  'priority', 'envelope', 'attachments', 'plaintext', 'title', 'filename', 'description'];
+  'priority', 'envelope', 'attachments', 'title', 'filename', 'description'];
+
+/** The e-mail node (61-email.js) sends msg.payload as HTML, with msg.plaintext as the text part, when it matches this. */
+const EMAIL_NODE_HTML_SNIFF = /<[a-z][\s\S]*>/i;
 
 function event(over = {}) {
   return {
@@ -64,9 +67,9 @@ describe('anomaly-formatter node', function () {
     expect(msg.topic).to.equal('netbaseline/high/srcHost/src_10.0.0.140');
     expect(msg.payload).to.equal([
       '[HIGH] 2024-05-01T10:42:17Z port-scan src 10.0.0.140: SYNs to 1,000 ports [4 repeats held back]',
-      '  distinctDstPorts 1,000 ports vs 100 ports (no baseline, +900%)',
+      '  port-scan: distinctDstPorts 1,000 ports vs 100 ports (no baseline, +900%)',
     ].join('\n'));
-    expect(msg).to.not.have.property('html');
+    expect(msg).to.not.have.property('plaintext');
     await until(() => statuses.some((s) => s.text === 'text · 1 sent'));
   });
 
@@ -79,18 +82,22 @@ describe('anomaly-formatter node', function () {
     expect(msg.topic).to.equal('netbaseline/high/flow/tcp_10.0.0.1:51234_>_10.0.0.2:80');
   });
 
-  it('email: sets topic, payload and html, and nothing else node-red-node-email reads', async function () {
+  it('email: sets topic, payload (HTML) and plaintext, and nothing else node-red-node-email reads', async function () {
     const { n1, out, statuses } = await start('email');
     const input = { payload: event({ key: 'src <10.0.0.140> & co' }), topic: 'src 10.0.0.140', keep: 'me' };
     n1.receive(input);
     const msg = await out.next();
-    expect(Object.keys(msg).sort()).to.deep.equal(['_msgid', 'html', 'keep', 'payload', 'topic']);
+    expect(Object.keys(msg).sort()).to.deep.equal(['_msgid', 'keep', 'payload', 'plaintext', 'topic']);
     for (const p of EMAIL_NODE_READS_OTHER) expect(msg, p).to.not.have.property(p);
+    expect(msg).to.not.have.property('html'); // the e-mail node never reads it
     expect(msg.topic).to.equal('[netbaseline] HIGH port-scan on src <10.0.0.140> & co');
-    expect(msg.payload).to.be.a('string').and.to.include('signal to investigate, not a verdict');
-    expect(msg.payload).to.not.match(/<[a-z][\s\S]*>/i); // the e-mail node's HTML sniff: stays plain text
-    expect(msg.html).to.be.a('string').and.to.include('src &lt;10.0.0.140&gt; &amp; co');
-    expect(msg.html).to.not.include('<10.0.0.140>');
+    expect(msg.payload).to.be.a('string').and.to.match(EMAIL_NODE_HTML_SNIFF); // sent as the HTML part
+    expect(msg.payload).to.include('src &lt;10.0.0.140&gt; &amp; co');
+    expect(msg.payload).to.not.include('<10.0.0.140>');
+    expect(msg.payload).to.include('signal to investigate, not a verdict');
+    expect(msg.plaintext).to.be.a('string').and.to.include('signal to investigate, not a verdict');
+    expect(msg.plaintext).to.include('src <10.0.0.140> & co');
+    expect(msg.plaintext).to.not.include('&lt;');
     await until(() => statuses.some((s) => s.text === 'email · 1 sent' && s.fill === 'green'));
   });
 
