@@ -7,9 +7,9 @@
  * - background all along: ten clients open short HTTP connections (three-way handshake, a request,
  *   a response, FIN exchange) to the web server 192.168.10.5:80 and query the DNS resolver
  *   192.168.10.1:53;
- * - {@link DEMO_GROUND_TRUTH}.portScan: 192.168.10.66 sends SYNs to ports 1–1024 of the web server
- *   within 10 s (the server answers RST-ACK on closed ports);
- * - {@link DEMO_GROUND_TRUTH}.synFlood: 10 s of spoofed SYNs to 192.168.10.5:80, 1,000 per second,
+ * - {@link DEMO_GROUND_TRUTH}.portScan: at 5 min, 192.168.10.66 sends SYNs to ports 1–1024 of the
+ *   NAS 192.168.10.40 within 8 s (it answers RST-ACK on closed ports);
+ * - {@link DEMO_GROUND_TRUTH}.synFlood: at 8 min, 10 s of spoofed SYNs to 192.168.10.5:80, 1,000 per second,
  *   each from a random source in 203.0.113.0/24 and 198.51.100.0/24 (TEST-NET-3/-2, RFC 5737).
  */
 import { writeFileSync, mkdirSync } from 'fs';
@@ -26,7 +26,7 @@ export const DEMO_GROUND_TRUTH = {
   durationMs: 9 * 60_000,
   webServer: '192.168.10.5',
   dnsServer: '192.168.10.1',
-  portScan: { scanner: '192.168.10.66', target: '192.168.10.5', firstPort: 1, lastPort: 1024, startOffsetMs: 5 * 60_000, durationMs: 10_000 },
+  portScan: { scanner: '192.168.10.66', target: '192.168.10.40', firstPort: 1, lastPort: 1024, startOffsetMs: 5 * 60_000, durationMs: 8_000 },
   synFlood: { victim: '192.168.10.5', port: 80, startOffsetMs: 8 * 60_000, durationMs: 10_000, synPerSecond: 1000 },
 } as const;
 

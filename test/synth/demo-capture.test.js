@@ -38,7 +38,7 @@ describe('demo capture generator', function () {
       if (!hasTool('tshark')) this.skip(); // CI installs tshark (.ci/run); skipped only on machines without Wireshark
     });
 
-    it('holds a port scan of ports 1-1024 from the scanner within its 10 s', function () {
+    it('holds a port scan of ports 1-1024 from the scanner within its 8 s', function () {
       const { scanner, target, startOffsetMs, durationMs } = DEMO_GROUND_TRUTH.portScan;
       const times = tshark(file, `ip.src==${scanner} && ip.dst==${target} && tcp.flags.syn==1 && tcp.flags.ack==0`);
       expect(times).to.have.length(1024);
