@@ -1,0 +1,157 @@
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { expect } = require('chai');
+const { replayCaptureFile, readCaptureFileSync, resolveCapturePath, parseSpeed } = require('../../dist/core/replay.js');
+const { packetAt, assertPacketBatch } = require('../../dist/core/contracts.js');
+const B = require('../fixtures/capture-builder.js');
+const P = require('../fixtures/pcaps.js');
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-test-'));
+after(function () { fs.rmSync(tmp, { recursive: true, force: true }); });
+
+function writeTmp(name, bytes) {
+  const f = path.join(tmp, name);
+  fs.writeFileSync(f, bytes);
+  return f;
+}
+
+/** A UDP packet from 10.0.0.1:sport to 10.0.0.2:53. */
+const udpFrame = (sport) => B.eth(0x0800, B.ipv4({ proto: 17, payload: B.udp({ sport, dport: 53 }) }));
+
+async function collect(file, options = {}) {
+  const batches = [];
+  const progress = [];
+  const summary = await replayCaptureFile(file, { ...options, onBatch: (b, p) => { assertPacketBatch(b); batches.push(b); progress.push(p); } });
+  return { batches, progress, summary };
+}
+
+describe('replay: hand-built files', function () {
+  it('delivers batches of batchSize packets, the last one final', async function () {
+    const recs = [];
+    for (let i = 0; i < 11; i++) recs.push({ sec: 100 + i, data: udpFrame(1000 + i) });
+    const file = writeTmp('ten.pcap', B.pcapFile({}, recs));
+    const { batches, summary } = await collect(file, { batchSize: 5 });
+    expect(batches.map((b) => [b.seq, b.count, b.final])).to.deep.equal([[0, 5, false], [1, 5, false], [2, 1, true]]);
+    expect(batches.map((b) => b.clockMs)).to.deep.equal([104000, 109000, 110000]);
+    expect(packetAt(batches[1], 4)).to.include({ srcPort: 1009, timeMs: 109000 });
+    expect(batches[0].source).to.equal(file);
+    expect(summary).to.include({ packetsRead: 11, firstPacketMs: 100000, lastPacketMs: 110000, truncated: false, aborted: false, fileSize: fs.statSync(file).size, bytesRead: fs.statSync(file).size });
+    expect(summary.error).to.equal(undefined);
+  });
+
+  it('an empty capture (header only) gives one final empty batch and no error', async function () {
+    const file = writeTmp('empty.pcap', B.pcapFile({}, []));
+    const { batches, summary } = await collect(file);
+    expect(batches.map((b) => [b.count, b.final])).to.deep.equal([[0, true]]);
+    expect(summary).to.include({ packetsRead: 0, firstPacketMs: null, truncated: false });
+    expect(summary.error).to.equal(undefined);
+  });
+
+  it('a missing file rejects naming the path', async function () {
+    const missing = path.join(tmp, 'nope.pcap');
+    let err;
+    try { await collect(missing); } catch (e) { err = e; }
+    expect(err).to.be.an('error');
+    expect(err.message).to.include(`cannot read capture file "${missing}"`);
+  });
+
+  it('a file that is not a capture resolves with an error naming the path, after a final empty batch', async function () {
+    const file = writeTmp('notes.txt', Buffer.from('hello world, not a capture'));
+    const { batches, summary } = await collect(file);
+    expect(summary.error).to.equal(`${file}: not a pcap or pcapng file (magic 0x68656c6c)`);
+    expect(batches.map((b) => [b.count, b.final])).to.deep.equal([[0, true]]);
+  });
+
+  it('a truncated file: warning through onWarning, packets kept', async function () {
+    const full = B.pcapFile({}, [{ sec: 1, data: udpFrame(1) }, { sec: 2, data: udpFrame(2) }]);
+    const file = writeTmp('cut.pcap', full.subarray(0, full.length - 1));
+    const warnings = [];
+    const { batches, summary } = await collect(file, { onWarning: (m) => warnings.push(m) });
+    expect(batches.reduce((n, b) => n + b.count, 0)).to.equal(1);
+    expect(summary.truncated).to.equal(true);
+    expect(warnings).to.deep.equal([`capture truncated at byte ${24 + 16 + udpFrame(1).length}: last record incomplete`]);
+    expect(summary.warnings).to.deep.equal(warnings);
+  });
+
+  it('realtime / ×N pacing delivers the packets due so far before each wait', async function () {
+    // three packets 2 s apart at ×10: each waits 200 ms, so each is delivered in its own batch
+    const file = writeTmp('paced.pcap', B.pcapFile({}, [
+      { sec: 1, data: udpFrame(1) }, { sec: 3, data: udpFrame(2) }, { sec: 5, data: udpFrame(3) },
+    ]));
+    const { batches } = await collect(file, { speed: 10 });
+    expect(batches.filter((b) => b.count > 0).map((b) => b.count)).to.deep.equal([1, 1, 1]);
+    const max = await collect(file, { speed: 'max' });
+    expect(max.batches.map((b) => b.count)).to.deep.equal([3]);
+  });
+
+  it('abort during a realtime wait stops the replay: final batch, aborted summary, no more packets', async function () {
+    // the second packet is an hour after the first
+    const file = writeTmp('gap.pcap', B.pcapFile({}, [{ sec: 1, data: udpFrame(1) }, { sec: 3601, data: udpFrame(2) }, { sec: 3602, data: udpFrame(3) }]));
+    const ac = new AbortController();
+    const batches = [];
+    const summary = await replayCaptureFile(file, {
+      speed: 'realtime',
+      signal: ac.signal,
+      onBatch: (b) => { batches.push(b); if (b.count > 0) setTimeout(() => ac.abort(), 20); },
+    });
+    expect(summary.aborted).to.equal(true);
+    expect(batches.map((b) => [b.count, b.final])).to.deep.equal([[1, false], [0, true]]);
+  });
+
+  it('resolveCapturePath: absolute as is, relative in the given directories in order, clear error otherwise', function () {
+    const file = writeTmp('here.pcap', B.pcapFile({}, []));
+    expect(resolveCapturePath(file, [])).to.equal(file);
+    expect(resolveCapturePath('here.pcap', ['/nonexistent', tmp])).to.equal(file);
+    expect(() => resolveCapturePath('gone.pcap', ['/a', tmp])).to.throw(`capture file not found: "gone.pcap" (looked in /a/gone.pcap, ${path.join(tmp, 'gone.pcap')})`);
+    expect(() => resolveCapturePath('', [tmp])).to.throw(/no capture file given/);
+  });
+
+  it('parseSpeed', function () {
+    expect([parseSpeed(undefined), parseSpeed('max'), parseSpeed('realtime'), parseSpeed('10'), parseSpeed(0.5), parseSpeed('x4')]).to.deep.equal(['max', 'max', 'realtime', 10, 0.5, 4]);
+    expect(() => parseSpeed('fast')).to.throw(/speed must be/);
+    expect(() => parseSpeed(-1)).to.throw(/speed must be/);
+  });
+});
+
+describe('replay: shared captures', function () {
+  before(function () {
+    if (!P.havePcaps()) { console.log(`    (skipped: ${P.PCAP_DIR} is missing)`); this.skip(); }
+  });
+
+  it('async replay equals the synchronous reader, packet for packet (pcap and pcapng)', async function () {
+    for (const name of ['wireshark__pcapng-example.pcapng', 'pcaphunt__ps-udp.pcap', 'ndpi__sites.pcapng']) {
+      const file = P.pcapPath(name);
+      const a = await collect(file, { batchSize: 100 });
+      const s = readCaptureFileSync(file, 100);
+      expect(a.batches.length, name).to.equal(s.batches.length);
+      a.batches.forEach((b, i) => {
+        expect(b.count).to.equal(s.batches[i].count);
+        expect(Buffer.from(b.srcAddr.buffer, b.srcAddr.byteOffset, b.srcAddr.byteLength).equals(Buffer.from(s.batches[i].srcAddr))).to.equal(true);
+        expect(Array.from(b.timeMs)).to.deep.equal(Array.from(s.batches[i].timeMs));
+      });
+      const { packetsRead } = a.summary;
+      expect(packetsRead).to.equal(P.expectedPacketCount(name).count);
+      expect(a.summary.counters).to.deep.equal(s.summary.counters);
+    }
+  });
+
+  it('the largest capture (2.7 MB, truncated): timers run during the replay, progress reaches the end', async function () {
+    const name = 'suricata-verify__http-mime-truncated.pcap';
+    let ticksDuringReplay = 0;
+    let replayRunning = true;
+    const timer = setInterval(() => { if (replayRunning) ticksDuringReplay++; }, 0);
+    const { batches, progress, summary } = await collect(P.pcapPath(name), { batchSize: 256 });
+    replayRunning = false;
+    clearInterval(timer);
+    expect(batches.length).to.be.above(10);
+    expect(ticksDuringReplay, 'setInterval callbacks while the replay ran').to.be.above(0);
+    expect(batches.reduce((n, b) => n + b.count, 0)).to.equal(2696);
+    expect(summary.truncated).to.equal(true);
+    const last = progress[progress.length - 1];
+    expect(last.packetsRead).to.equal(2696);
+    expect(last.bytesParsed).to.be.at.most(summary.fileSize);
+    for (let i = 1; i < progress.length; i++) expect(progress[i].bytesParsed).to.be.at.least(progress[i - 1].bytesParsed);
+  });
+});
