@@ -35,5 +35,7 @@ for (const bin of Object.values(pkg.bin || {})) {
 
 const demo = path.join(root, 'dist', 'synth', 'demo-capture.js');
 if (fs.existsSync(demo)) {
-  require(demo).writeDemoCapture(path.join(root, 'examples', 'captures', 'demo-scan-and-flood.pcap'));
+  // Directly in examples/, not in a subfolder: Node-RED (registry/lib/library.js) drops a module's
+  // examples when a folder without flows is listed before its first flow file.
+  require(demo).writeDemoCapture(path.join(root, 'examples', 'demo-scan-and-flood.pcap'));
 }

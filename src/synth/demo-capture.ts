@@ -1,5 +1,5 @@
 /**
- * The demo capture shipped with the package (`examples/captures/demo-scan-and-flood.pcap`), written
+ * The demo capture shipped with the package (`examples/demo-scan-and-flood.pcap`), written
  * at build time by a seeded generator so that it is ours to redistribute and the same on every
  * machine.
  *

@@ -15,7 +15,7 @@ const root = path.resolve(__dirname, '..', '..');
 const TYPES = ['pcap-source', 'flow-aggregator', 'ewma-baseline', 'rule-detector', 'cooldown-gate', 'anomaly-formatter'];
 const nodeModules = TYPES.map((t) => require(path.join(root, 'nodes', `${t}.js`)));
 const CAPTURES = [
-  path.join(root, 'examples', 'captures', 'demo-scan-and-flood.pcap'),
+  path.join(root, 'examples', 'demo-scan-and-flood.pcap'),
   path.resolve(root, '..', 'shared', 'pcaps', 'pcaphunt__ps-tcp_syn.pcap'),
   path.resolve(root, '..', 'shared', 'pcaps', 'stopddos__pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng'),
 ];

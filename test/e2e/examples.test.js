@@ -23,6 +23,12 @@ describe(`end to end on ${label}`, function () {
     await red.start();
   });
 
+  afterEach(function () {
+    if (this.currentTest && this.currentTest.state === 'failed' && red) {
+      console.log(`--- Node-RED log (last 60 lines) ---\n${red.log.slice(-60).join('\n')}\n---`);
+    }
+  });
+
   after(async function () {
     if (red) await red.stop();
   });
@@ -39,25 +45,45 @@ describe(`end to end on ${label}`, function () {
   const exampleFiles = fs.readdirSync(examplesDir).filter((f) => f.endsWith('.json')).sort();
 
   it('lists every example under the package in the Import > Examples menu', async function () {
-    // The editor's Import > Examples menu reads the "_examples_" library: modules, then their flows.
-    const modules = await red.get('/library/_examples_/flows/');
+    // The editor's Import > Examples menu reads the "examples" library: modules, then their flows.
+    const modules = await red.get('/library/examples/flows/');
     expect(modules).to.include('@netbaseline/node-red-traffic-anomaly');
-    const listing = await red.get('/library/_examples_/flows/@netbaseline/node-red-traffic-anomaly/');
+    const listing = await red.get('/library/examples/flows/@netbaseline/node-red-traffic-anomaly/');
     const names = listing.map((e) => e.fn);
     expect(names).to.have.members(exampleFiles.map((f) => f.replace(/\.json$/, '')));
   });
 
   for (const file of exampleFiles) {
-    it(`deploys examples/${file} with no missing types and every node started`, async function () {
+    it(`deploys examples/${file}: no missing types, every node started, no node in error`, async function () {
       const flow = JSON.parse(fs.readFileSync(path.join(examplesDir, file), 'utf8'));
+      const statuses = await red.subscribe('status/#');
       const before = red.log.length;
-      await red.deploy(flow);
-      await NodeRedProcess.waitFor(() => red.log.slice(before).some((l) => /Started flows/.test(l)), 30_000, 'Started flows in the log');
+      try {
+        await red.deploy(flow);
+        await NodeRedProcess.waitFor(() => red.log.slice(before).some((l) => /Started flows/.test(l)), 30_000, 'Started flows in the log');
+        await new Promise((r) => setTimeout(r, 1500)); // let sources open their files or interfaces
+      } finally {
+        statuses.close();
+      }
       const newLines = red.log.slice(before);
       expect(newLines.filter((l) => /missing types|Unknown type|\[error\]/i.test(l)), 'log after deploy').to.deep.equal([]);
       const deployed = await red.get('/flows');
       const deployedIds = new Set((deployed.flows || deployed).map((n) => n.id));
       for (const n of flow) expect(deployedIds.has(n.id), `node ${n.id} (${n.type}) deployed`).to.equal(true);
+      // the last status each of our nodes showed must not be an error
+      const last = new Map();
+      for (const m of statuses.messages) last.set(m.topic.replace(/^status\//, ''), m.data || {});
+      for (const n of flow.filter((x) => OUR_TYPES.includes(x.type))) {
+        const st = last.get(n.id) || {};
+        const rootless = process.getuid && process.getuid() !== 0;
+        if (st.fill === 'red' && rootless && /permission|CAP_NET_RAW/i.test(st.text || '')) continue; // live capture as a non-root user
+        expect(st.fill, `${n.type} ${n.id} status "${st.text}"`).to.not.equal('red');
+      }
+      const live = flow.find((x) => x.type === 'pcap-source' && x.mode === 'live');
+      if (live && process.getuid && process.getuid() === 0) {
+        const st = last.get(live.id) || {};
+        expect(st.fill, `live pcap-source status "${st.text}" (libpcap loaded and the interface opened)`).to.equal('green');
+      }
     });
   }
 
@@ -66,13 +92,19 @@ describe(`end to end on ${label}`, function () {
     expect(file, 'a replay example exists').to.be.a('string');
     const flow = JSON.parse(fs.readFileSync(path.join(examplesDir, file), 'utf8'));
     const debug = await red.subscribe('debug');
+    const statuses = await red.subscribe('status/#');
     try {
       await red.deploy(flow);
       const text = () => debug.messages.filter((m) => m.topic === 'debug').map((m) => String(m.data && m.data.msg));
       await NodeRedProcess.waitFor(() => text().some((t) => /port-scan/.test(t) && t.includes('192.168.10.66')), 60_000, 'a port-scan alert naming 192.168.10.66');
       await NodeRedProcess.waitFor(() => text().some((t) => t.includes('192.168.10.5') && /SYN|syn/.test(t) && !/port-scan/.test(t)), 60_000, 'a SYN flood alert naming 192.168.10.5');
+    } catch (err) {
+      console.log('--- statuses ---\n' + statuses.messages.map((m) => `${m.topic} ${JSON.stringify(m.data)}`).join('\n'));
+      console.log('--- debug ---\n' + debug.messages.map((m) => JSON.stringify(m).slice(0, 300)).join('\n'));
+      throw err;
     } finally {
       debug.close();
+      statuses.close();
     }
   });
 });
