@@ -5,15 +5,18 @@
  *
  * - `nr4`: Node-RED 4 (this repository's devDependency) on the Node.js running this script.
  * - `nr5`: Node-RED 5 on Node.js 22, both from the npm registry (`node@22` ships the binary and its
- *   headers), installed under `.e2e/`; this package is installed with that Node so that the native
+ *   headers), installed under $E2E_DIR (default: <tmp>/netbaseline-e2e); this package is installed with that Node so that the native
  *   pcap addon is built for it (npm_config_nodedir points at the Node 22 headers).
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const e2eDir = path.join(root, '.e2e');
+// Outside the repository on purpose: from a folder inside it, require() would find this
+// repository's own node_modules (its pcap, its dependencies) and hide a broken install.
+const e2eDir = process.env.E2E_DIR || path.join(os.tmpdir(), 'netbaseline-e2e');
 let tarball = null;
 
 function run(cmd, args, options = {}) {
@@ -35,17 +38,21 @@ function pack() {
   return tarball;
 }
 
-/** A fresh user directory with the packed package installed by `npm` running on `env`'s Node. */
-function freshUserDir(name, env) {
+/**
+ * A fresh user directory with the packed package installed by `npm` running on `env`'s Node.
+ * `omitOptional` installs it without its optional dependency `pcap`, as on a machine without
+ * libpcap where that module cannot be built.
+ */
+function freshUserDir(name, env, omitOptional = false) {
   const userDir = path.join(e2eDir, name);
   fs.rmSync(userDir, { recursive: true, force: true });
   fs.mkdirSync(userDir, { recursive: true });
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-user', private: true, description: 'e2e user directory' }, null, 2));
-  run('npm', ['install', '--no-audit', '--no-fund', pack()], { cwd: userDir, env });
+  run('npm', ['install', '--no-audit', '--no-fund', ...(omitOptional ? ['--omit=optional'] : []), pack()], { cwd: userDir, env });
   return userDir;
 }
 
-/** Node 22 from the npm registry's `node@22` package, installed once under .e2e/node22. */
+/** Node 22 from the npm registry's `node@22` package, installed once under $E2E_DIR/node22. */
 function node22() {
   const prefix = path.join(e2eDir, 'node22');
   const bin = path.join(prefix, 'node_modules', 'node', 'bin', 'node');
@@ -62,13 +69,17 @@ function node22() {
 
 /**
  * @param {'nr4'|'nr5'} flavour
- * @returns {{ label: string, node: string, red: string, userDir: string }}
+ * @returns {{ label: string, node: string, red: string, userDir: string, userDirWithoutPcap?: string }}
  */
 function prepareRuntime(flavour) {
   if (flavour === 'nr4') {
     const red = require.resolve('node-red/red.js', { paths: [root] });
     const version = require(path.join(path.dirname(red), 'package.json')).version;
-    return { label: `Node-RED ${version} / Node ${process.version}`, node: process.execPath, red, userDir: freshUserDir('nr4-user', process.env) };
+    return {
+      label: `Node-RED ${version} / Node ${process.version}`, node: process.execPath, red,
+      userDir: freshUserDir('nr4-user', process.env),
+      userDirWithoutPcap: freshUserDir('nr4-user-without-pcap', process.env, true),
+    };
   }
   if (flavour === 'nr5') {
     const n22 = node22();

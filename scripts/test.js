@@ -57,6 +57,7 @@ function main() {
       }
       runMocha(`end to end on ${runtime.label}`, ['test/e2e/**/*.test.js', '--config', path.join(root, '.mocharc.e2e.json')], {
         E2E_NODE: runtime.node, E2E_RED: runtime.red, E2E_USERDIR: runtime.userDir, E2E_LABEL: runtime.label,
+        E2E_USERDIR_WITHOUT_PCAP: runtime.userDirWithoutPcap || '',
       });
     }
   }

@@ -116,11 +116,42 @@ export interface LiveCaptureOptions {
 }
 
 /**
+ * Sessions that were closed but whose libpcap handle node_pcap has not released yet.
+ *
+ * node_pcap 3.1's `close()` only calls `pcap_breakloop`: the handle and its libuv poll watcher stay
+ * open until the next packet arrives, when its dispatch sees the break and calls `pcap_close`. If
+ * the JavaScript session object is garbage-collected before that, the poll watcher fires on freed
+ * memory and the process dies with SIGSEGV (seen on a Node-RED redeploy of a live capture on a quiet
+ * interface). So a closed session is kept referenced here until node_pcap has released it, which
+ * `stats()` tells by throwing "session already closed".
+ */
+const closingSessions = new Set<PcapSessionLike>();
+let closingTimer: NodeJS.Timeout | null = null;
+
+function releaseWhenClosed(session: PcapSessionLike): void {
+  closingSessions.add(session);
+  if (closingTimer) return;
+  closingTimer = setInterval(() => {
+    for (const s of closingSessions) {
+      try { s.stats(); } catch { closingSessions.delete(s); }
+    }
+    if (closingSessions.size === 0 && closingTimer) { clearInterval(closingTimer); closingTimer = null; }
+  }, 1000);
+  closingTimer.unref();
+}
+
+/** Closed capture sessions whose libpcap handle is not released yet (see {@link LiveCapture.stop}). */
+export function pendingSessionCloses(): number {
+  return closingSessions.size;
+}
+
+/**
  * A live capture session.
  *
  * Note: node_pcap 3.1's `close()` only calls `pcap_breakloop`; libpcap's handle is released when the
- * next packet arrives, and until then its poll handle keeps the event loop referenced. No packet is
- * delivered after {@link stop}.
+ * next packet arrives, and until then its poll handle keeps the event loop referenced. The closed
+ * session is kept referenced until then (see {@link pendingSessionCloses}). No packet is delivered
+ * after {@link stop}.
  */
 export class LiveCapture {
   private readonly opts: LiveCaptureOptions;
@@ -225,6 +256,7 @@ export class LiveCapture {
     this.session = null;
     if (this.timer) { clearInterval(this.timer); this.timer = null; }
     try { session.close(); } catch { /* already closed */ }
+    releaseWhenClosed(session);
     this.flush(true);
   }
 }

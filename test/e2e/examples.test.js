@@ -107,4 +107,58 @@ describe(`end to end on ${label}`, function () {
       statuses.close();
     }
   });
+
+  it('survives redeploying a live capture and a replay back and forth (capture handles released)', async function () {
+    const live = JSON.parse(fs.readFileSync(path.join(examplesDir, 'live-capture.json'), 'utf8'));
+    const replay = JSON.parse(fs.readFileSync(path.join(examplesDir, 'replay-demo-capture.json'), 'utf8'));
+    for (let i = 0; i < 8; i++) {
+      await red.deploy(i % 2 === 0 ? live : replay);
+      await new Promise((r) => setTimeout(r, 700));
+      // traffic on loopback (the capture on "any" sees it), so node_pcap can finish closing handles
+      await red.get('/settings');
+      expect(red.exited, `Node-RED still running after deploy ${i + 1}:\n${red.log.slice(-5).join('\n')}`).to.equal(false);
+    }
+    const deployed = await red.get('/flows');
+    expect((deployed.flows || deployed).map((n) => n.id)).to.include('nb-replay-src');
+  });
+});
+
+describe(`end to end on ${label}, installed without the optional pcap module (no libpcap)`, function () {
+  const userDir = process.env.E2E_USERDIR_WITHOUT_PCAP;
+  /** @type {NodeRedProcess} */
+  let red;
+
+  before(async function () {
+    if (!userDir) this.skip(); // prepared for the Node-RED 4 run only (scripts/test.js)
+    expect(fs.existsSync(path.join(userDir, 'node_modules', 'pcap')), 'pcap left out of this install').to.equal(false);
+    red = new NodeRedProcess({ ...runtime, userDir });
+    await red.start();
+  });
+
+  after(async function () {
+    if (red) await red.stop();
+  });
+
+  it('replays a file, and live capture says how to install libpcap', async function () {
+    const replayFlow = JSON.parse(fs.readFileSync(path.join(examplesDir, 'replay-demo-capture.json'), 'utf8'));
+    const liveFlow = JSON.parse(fs.readFileSync(path.join(examplesDir, 'live-capture.json'), 'utf8'));
+    const debug = await red.subscribe('debug');
+    const statuses = await red.subscribe('status/#');
+    try {
+      await red.deploy([...replayFlow, ...liveFlow]);
+      const text = () => debug.messages.filter((m) => m.topic === 'debug').map((m) => String(m.data && m.data.msg));
+      await NodeRedProcess.waitFor(() => text().some((t) => /port-scan/.test(t) && t.includes('192.168.10.66')), 60_000, 'the replay\'s port-scan alert');
+      const live = liveFlow.find((n) => n.type === 'pcap-source');
+      const st = await NodeRedProcess.waitFor(() => {
+        const mine = statuses.messages.filter((m) => m.topic === `status/${live.id}`);
+        return mine.length ? mine[mine.length - 1].data : null;
+      }, 10_000, 'a status from the live pcap-source');
+      expect(st.fill).to.equal('red');
+      expect(st.text).to.match(/libpcap|pcap module/i);
+      expect(red.log.join('\n')).to.match(/install libpcap-dev/);
+    } finally {
+      debug.close();
+      statuses.close();
+    }
+  });
 });

@@ -42,9 +42,10 @@ class NodeRedProcess {
     const collect = (chunk) => { for (const line of chunk.toString().split('\n')) if (line.trim()) this.log.push(line); };
     this.child.stdout.on('data', collect);
     this.child.stderr.on('data', collect);
+    this.child.on('exit', (code, signal) => this.log.push(`[Node-RED process exited: code ${code}, signal ${signal}]`));
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`Node-RED exited with ${this.child.exitCode}:\n${this.log.join('\n')}`);
+      if (this.exited) throw new Error(`Node-RED exited:\n${this.log.join('\n')}`);
       try {
         const r = await fetch(`${this.base}/settings`);
         if (r.ok) return;
@@ -54,8 +55,10 @@ class NodeRedProcess {
     throw new Error(`Node-RED did not answer within 60 s:\n${this.log.join('\n')}`);
   }
 
+  get exited() { return !this.child || this.child.exitCode !== null || this.child.signalCode !== null; }
+
   async stop() {
-    if (!this.child || this.child.exitCode !== null) return;
+    if (this.exited) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill('SIGINT');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
