@@ -123,13 +123,14 @@ describe(`end to end on ${label}`, function () {
   });
 });
 
-describe(`end to end on ${label}, installed without the optional pcap module (no libpcap)`, function () {
-  const userDir = process.env.E2E_USERDIR_WITHOUT_PCAP;
+// Prepared by scripts/test.js for the Node-RED 4 run only (one runtime is enough for this case).
+const userDirWithoutPcap = process.env.E2E_USERDIR_WITHOUT_PCAP;
+(userDirWithoutPcap ? describe : describe.skip)(`end to end on ${label}, installed without the optional pcap module (no libpcap) [run with Node-RED 4 only]`, function () {
+  const userDir = userDirWithoutPcap;
   /** @type {NodeRedProcess} */
   let red;
 
   before(async function () {
-    if (!userDir) this.skip(); // prepared for the Node-RED 4 run only (scripts/test.js)
     expect(fs.existsSync(path.join(userDir, 'node_modules', 'pcap')), 'pcap left out of this install').to.equal(false);
     red = new NodeRedProcess({ ...runtime, userDir });
     await red.start();
