@@ -41,6 +41,57 @@ export interface ReplaySummary {
   warnings: string[];
   /** Set when the file is not a capture or is corrupt: the reader stopped here (packets before it were delivered). */
   error?: string;
+  /** Forward steps of packet time longer than {@link TIME_JUMP_MS} (merged captures, a clock set later). */
+  timeJumps: number;
+  /** Longest forward step of packet time between two consecutive packets, ms (0 with fewer than 2 packets). */
+  largestTimeStepMs: number;
+}
+
+/**
+ * A forward step of packet time longer than this (1 hour) is a jump: counted in
+ * {@link ReplaySummary.timeJumps}, and a paced replay does not wait for it (new pacing epoch).
+ */
+export const TIME_JUMP_MS = 3_600_000;
+
+/**
+ * Pause / resume of a running replay ({@link ReplayOptions.gate}). While paused the replay holds its
+ * place in the file (nothing is skipped, nothing is sent); on resume, pacing goes on from the packet
+ * it held, as if the pause had not happened (the pause is not replayed as packet time).
+ */
+export class ReplayGate {
+  private resumeWaiters: Array<() => void> = [];
+  private pausedFlag = false;
+
+  /** True between {@link pause} and {@link resume}. */
+  get paused(): boolean {
+    return this.pausedFlag;
+  }
+
+  /** Holds the replay at its next step (within 100 ms while it is pacing). */
+  pause(): void {
+    this.pausedFlag = true;
+  }
+
+  /** Lets the replay go on. */
+  resume(): void {
+    this.pausedFlag = false;
+    const w = this.resumeWaiters;
+    this.resumeWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves once resumed or aborted; with the time spent waiting, ms. */
+  async wait(signal?: AbortSignal): Promise<number> {
+    const t0 = Date.now();
+    while (this.pausedFlag && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => { signal?.removeEventListener('abort', done); resolve(); };
+        this.resumeWaiters.push(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+    return Date.now() - t0;
+  }
 }
 
 /** Progress of a running replay, passed with each batch. */
@@ -67,6 +118,8 @@ export interface ReplayOptions {
   onWarning?: (message: string) => void;
   /** Source name put in the batches (default: the path). */
   source?: string;
+  /** Pauses and resumes the replay (see {@link ReplayGate}). */
+  gate?: ReplayGate;
 }
 
 /**
@@ -118,6 +171,8 @@ class Run {
   readonly parser: CaptureFileParser;
   firstPacketMs: number | null = null;
   lastPacketMs: number | null = null;
+  timeJumps = 0;
+  largestTimeStepMs = 0;
   /** When set, `onPacket` pauses before any packet whose time is later than this (pacing). */
   holdAfterMs = Infinity;
   /** Packet time of the record that paused the reader for pacing (NaN: paused because the batch is full). */
@@ -131,6 +186,11 @@ class Run {
         if (timeMs > this.holdAfterMs) { this.heldTimeMs = timeMs; return false; }
         this.builder.add(linkType, data, capturedLength, wireLength, timeMs, ifIndex);
         if (this.firstPacketMs === null) this.firstPacketMs = timeMs;
+        else {
+          const step = timeMs - this.lastPacketMs!;
+          if (step > this.largestTimeStepMs) this.largestTimeStepMs = step;
+          if (step > TIME_JUMP_MS) this.timeJumps++;
+        }
         this.lastPacketMs = timeMs;
         return true;
       },
@@ -160,6 +220,8 @@ class Run {
       truncated: this.parser.truncated,
       aborted,
       warnings: [...this.parser.warnings],
+      timeJumps: this.timeJumps,
+      largestTimeStepMs: this.largestTimeStepMs,
     };
     if (this.parser.error !== undefined) s.error = `${file}: ${this.parser.error}`;
     return s;
@@ -172,8 +234,23 @@ class Run {
  * The file is streamed in {@link REPLAY_CHUNK_BYTES} chunks (never read whole); after every batch the
  * replay yields to the event loop with `setImmediate`, so timers and I/O keep running. With a speed
  * other than 'max' the replay sleeps for the packet-time difference / N before each packet that is
- * due later (≥ 1 ms), delivering the packets due so far first; sleeps are sliced so that an abort is
- * noticed within 100 ms. `clockMs` of each batch is the last packet time seen so far.
+ * due later (≥ 1 ms), delivering the packets due so far first; sleeps are sliced so that an abort or
+ * a pause ({@link ReplayOptions.gate}) is noticed within 100 ms. A forward step over
+ * {@link TIME_JUMP_MS} (1 h of packet time) is not waited for: pacing starts a new epoch at the packet
+ * after it, so a capture whose clock jumps by months does not stall the replay.
+ * `clockMs` of each batch is the last packet time seen so far.
+ *
+ * Timestamp policy (packet times are what the windows downstream are cut on):
+ * - a time earlier than the previous packet's is clamped to the previous time and counted in
+ *   `counters.timeClamped` (the reader's rule, {@link CaptureFileParser}); windows never see time go
+ *   back. In `ndpi__sites.pcapng` two steps back (−47.7 s, −6.0 s) clamp the 17 packets that are
+ *   earlier than the latest time before them.
+ * - a forward jump is kept as it is (packet time is evidence; inventing times would move traffic to
+ *   windows it did not happen in). Jumps over {@link TIME_JUMP_MS} (1 h) are counted in
+ *   `summary.timeJumps`, the longest step in `summary.largestTimeStepMs`. Downstream, flow-aggregator
+ *   emits at most `maxEmptyWindows` (30) empty windows for a gap and skips the rest, marking the next
+ *   window with `gapBeforeMs`, so a jump of months (`ndpi__openvpn.pcap`: 1970 → 2013) costs 30 empty
+ *   windows, not millions, and baselines see one gap, not months of zeros.
  *
  * Errors: a file that cannot be opened or read REJECTS with "cannot read capture file "<path>": …".
  * A file that is not a capture or is corrupt RESOLVES with `summary.error` naming the path (the
@@ -186,6 +263,7 @@ export async function replayCaptureFile(file: string, options: ReplayOptions): P
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const speed = parseSpeed(options.speed);
   const signal = options.signal;
+  const gate = options.gate;
   const source = options.source ?? file;
   let fileSize: number;
   try {
@@ -208,8 +286,13 @@ export async function replayCaptureFile(file: string, options: ReplayOptions): P
   };
 
   /** Parses until everything pushed is consumed, delivering full batches and pacing. */
+  const holdWhilePaused = async (): Promise<void> => {
+    if (gate?.paused) anchorWall += await gate.wait(signal);
+  };
+
   const drain = async (more: boolean): Promise<void> => {
     while (!more) {
+      await holdWhilePaused();
       if (signal?.aborted) return;
       if (Number.isNaN(run.heldTimeMs)) {
         // the batch is full
@@ -218,11 +301,14 @@ export async function replayCaptureFile(file: string, options: ReplayOptions): P
       } else {
         // pacing: the held packet is due later; deliver what is due now, then sleep until it is due
         const held = run.heldTimeMs;
-        if (Number.isNaN(anchorPacket)) { anchorPacket = held; anchorWall = Date.now(); }
+        // the first packet anchors packet time to the wall clock; a jump over TIME_JUMP_MS starts a new
+        // anchor (an epoch), so that a capture whose clock jumps by months does not stall the replay
+        const previous = run.lastPacketMs;
+        if (Number.isNaN(anchorPacket) || (previous !== null && held - previous > TIME_JUMP_MS)) { anchorPacket = held; anchorWall = Date.now(); }
         if (run.builder.count > 0) await deliver(false);
-        const dueWall = anchorWall + (held - anchorPacket) / factor;
         while (!signal?.aborted) {
-          const wait = dueWall - Date.now();
+          await holdWhilePaused();
+          const wait = anchorWall + (held - anchorPacket) / factor - Date.now();
           if (wait < 1) break;
           await sleep(Math.min(wait, MAX_SLEEP_SLICE_MS), signal);
         }
@@ -241,6 +327,7 @@ export async function replayCaptureFile(file: string, options: ReplayOptions): P
     for await (const chunk of stream) {
       if (signal?.aborted) { aborted = true; break; }
       bytesRead += (chunk as Buffer).length;
+      await holdWhilePaused();
       await drain(run.parser.push(chunk as Buffer));
       if (signal?.aborted) { aborted = true; break; }
       if (run.parser.failed) break;
@@ -283,4 +370,105 @@ export function readCaptureFileSync(file: string, batchSize: number = DEFAULT_BA
   run.parser.end();
   batches.push(run.flush(file, true));
   return { batches, summary: run.summary(file, bytes.length, bytes.length, false) };
+}
+
+/** A capture file of a folder, with the time of its first packet. */
+export interface FolderCapture {
+  /** Absolute path. */
+  file: string;
+  /** Time of its first packet, epoch ms; `null` when it holds no packet. */
+  firstPacketMs: number | null;
+}
+
+/**
+ * Time of the first packet of a capture file, reading only as far as that packet (at most 64 MiB).
+ * @returns the time (epoch ms), `null` for a capture without packets.
+ * @throws {Error} "<path>: not a pcap or pcapng file …" (the reader's message) for anything else, or
+ *   "cannot read capture file …" when it cannot be read.
+ */
+export async function readFirstPacketTime(file: string): Promise<number | null> {
+  let first: number | null = null;
+  const parser = new CaptureFileParser({ onPacket: (_l, _d, _c, _w, timeMs) => { first = timeMs; return false; } });
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, 'r');
+  } catch (err) {
+    throw new Error(`cannot read capture file "${file}": ${(err as Error).message}`);
+  }
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let offset = 0; offset < 64 * 1024 * 1024; ) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+      parser.push(Buffer.from(chunk.subarray(0, bytesRead)));
+      if (first !== null || parser.failed) break;
+    }
+  } finally {
+    await handle.close();
+  }
+  if (first !== null) return first;
+  if (!parser.failed) parser.end();
+  if (parser.error !== undefined) throw new Error(`${file}: ${parser.error}`);
+  return null;
+}
+
+/**
+ * The capture files of a folder (not its subfolders; symbolic links are followed) in the order to replay them: by the time of
+ * their first packet, then by name; captures without packets last. Files that are not captures
+ * (checked by magic number, not name) are left out and listed in `skipped` with the reason.
+ * @throws {Error} when the folder cannot be read.
+ */
+export async function listCaptureFolder(dir: string): Promise<{ captures: FolderCapture[]; skipped: Array<{ file: string; reason: string }> }> {
+  const names = (await fs.promises.readdir(dir)).sort();
+  const captures: FolderCapture[] = [];
+  const skipped: Array<{ file: string; reason: string }> = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    try {
+      if (!(await fs.promises.stat(file)).isFile()) continue; // follows symbolic links; subfolders are not replayed
+      captures.push({ file, firstPacketMs: await readFirstPacketTime(file) });
+    } catch (err) {
+      skipped.push({ file, reason: (err as Error).message });
+    }
+  }
+  const order = captures.map((c, i) => ({ c, i }));
+  order.sort((a, b) => {
+    const ta = a.c.firstPacketMs, tb = b.c.firstPacketMs;
+    if (ta === null || tb === null) return ta === tb ? a.i - b.i : ta === null ? 1 : -1;
+    return ta - tb || a.i - b.i;
+  });
+  return { captures: order.map((x) => x.c), skipped };
+}
+
+/**
+ * Totals of several replays (the files of a folder): packets, counters and bytes summed, first /
+ * last packet time over all, `truncated` / `aborted` when any was, warnings and errors prefixed with
+ * the file, `timeJumps` summed and `largestTimeStepMs` the largest (steps between files not counted).
+ * @param label - the `path` of the totals (the folder).
+ */
+export function sumReplaySummaries(label: string, summaries: readonly ReplaySummary[]): ReplaySummary {
+  const t: ReplaySummary = {
+    path: label, packetsRead: 0,
+    counters: { packetsRead: 0, packetsDecoded: 0, nonIp: 0, unsupportedLinkType: 0, malformed: 0, fragments: 0, timeClamped: 0 },
+    firstPacketMs: null, lastPacketMs: null, bytesRead: 0, fileSize: 0, truncated: false, aborted: false,
+    warnings: [], timeJumps: 0, largestTimeStepMs: 0,
+  };
+  const errors: string[] = [];
+  for (const s of summaries) {
+    t.packetsRead += s.packetsRead;
+    for (const k of Object.keys(t.counters) as Array<keyof DecodeCounters>) t.counters[k] += s.counters[k];
+    if (s.firstPacketMs !== null && (t.firstPacketMs === null || s.firstPacketMs < t.firstPacketMs)) t.firstPacketMs = s.firstPacketMs;
+    if (s.lastPacketMs !== null && (t.lastPacketMs === null || s.lastPacketMs > t.lastPacketMs)) t.lastPacketMs = s.lastPacketMs;
+    t.bytesRead += s.bytesRead;
+    t.fileSize += s.fileSize;
+    t.truncated ||= s.truncated;
+    t.aborted ||= s.aborted;
+    for (const w of s.warnings) t.warnings.push(`${path.basename(s.path)}: ${w}`);
+    if (s.error !== undefined) errors.push(s.error);
+    t.timeJumps += s.timeJumps;
+    t.largestTimeStepMs = Math.max(t.largestTimeStepMs, s.largestTimeStepMs);
+  }
+  if (errors.length > 0) t.error = errors.join('; ');
+  return t;
 }

@@ -1,13 +1,22 @@
 /**
- * Node-RED glue of the `pcap-source` node: replays a capture file or captures live, and sends
- * {@link PacketBatch}es on output 1 and events (replay-complete, error, capture-stats) on output 2.
- * The behaviour lives in `core/replay`, `core/live-capture`, `core/decoder` and `core/capture-file`.
+ * Node-RED glue of the `pcap-source` node: replays a capture file (or a folder of them) or captures
+ * live, and sends {@link PacketBatch}es on output 1 and events (replay-complete, file-complete, error,
+ * capture-stats, capture-stopped) on output 2. Registers two admin HTTP endpoints for the editor
+ * (interfaces, BPF filter check). The behaviour lives in `core/replay`, `core/live-capture`,
+ * `core/decoder` and `core/capture-file`.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { statusOk, statusIdle, statusWarn, statusError, rejectInput, compactNumber, errorMessage, shorten } from './glue';
-import { replayCaptureFile, resolveCapturePath, parseSpeed, type ReplaySpeed, type ReplaySummary, type ReplayProgress } from '../core/replay';
-import { LiveCapture, type LiveCaptureStats } from '../core/live-capture';
+import {
+  replayCaptureFile, resolveCapturePath, parseSpeed, listCaptureFolder, sumReplaySummaries, ReplayGate,
+  type ReplaySpeed, type ReplaySummary, type ReplayProgress,
+} from '../core/replay';
+import {
+  LiveCapture, LiveCaptureError, listInterfaceDetails, checkBpfFilter, filterLinkTypeFor,
+  DEFAULT_SNAP_LENGTH, DEFAULT_FLUSH_INTERVAL_MS, type LiveCaptureStats,
+} from '../core/live-capture';
 import type { PacketBatch } from '../core/contracts';
 
 /** Editor fields (strings or booleans as the editor stores them). */
@@ -17,9 +26,13 @@ interface PcapSourceNodeDef extends NodeDef {
   iface?: string;
   filter?: string;
   snapLength?: string | number;
+  bufferSizeMiB?: string | number;
   promiscuous?: boolean | string;
   batchSize?: string | number;
+  flushIntervalMs?: string | number;
+  statsIntervalSeconds?: string | number;
   speed?: string | number;
+  loop?: boolean | string;
   startOnDeploy?: boolean | string;
 }
 
@@ -30,14 +43,17 @@ interface PcapSourceConfig {
   iface: string;
   filter: string;
   snapLength: number;
+  bufferSizeMiB: number;
   promiscuous: boolean;
   batchSize: number;
+  flushIntervalMs: number;
+  statsIntervalSeconds: number;
   speed: ReplaySpeed;
+  loop: boolean;
   startOnDeploy: boolean;
 }
 
 const STATUS_INTERVAL_MS = 250;
-const STATS_EVENT_INTERVAL_MS = 10_000;
 
 function bool(value: unknown, fallback: boolean): boolean {
   if (value === undefined || value === null || value === '') return fallback;
@@ -60,10 +76,14 @@ function parseConfig(c: PcapSourceNodeDef): PcapSourceConfig {
     filename: (c.filename ?? '').trim(),
     iface: (c.iface ?? '').trim(),
     filter: (c.filter ?? '').trim(),
-    snapLength: integer(c.snapLength, 262144, 64, 262144, 'snap length (bytes)'),
+    snapLength: integer(c.snapLength, DEFAULT_SNAP_LENGTH, 64, 262144, 'snap length (bytes)'),
+    bufferSizeMiB: integer(c.bufferSizeMiB, 10, 1, 2048, 'buffer size (MiB)'),
     promiscuous: bool(c.promiscuous, true),
     batchSize: integer(c.batchSize, 4096, 1, 1_000_000, 'batch size (packets)'),
+    flushIntervalMs: integer(c.flushIntervalMs, DEFAULT_FLUSH_INTERVAL_MS, 10, 60_000, 'flush interval (ms)'),
+    statsIntervalSeconds: integer(c.statsIntervalSeconds, 10, 1, 86_400, 'stats interval (s)'),
     speed: parseSpeed(c.speed),
+    loop: bool(c.loop, false),
     startOnDeploy: bool(c.startOnDeploy, true),
   };
 }
@@ -75,15 +95,56 @@ function clockText(ms: number | null): string {
   return Number.isNaN(d.getTime()) ? '--:--:--' : d.toISOString().slice(11, 19);
 }
 
+/** Live status: `eth0 · 1.2k pps · 0 dropped` (dropped = by the kernel + by the interface). */
+function liveText(iface: string, pps: number, stats: LiveCaptureStats | null): string {
+  const dropped = stats ? stats.droppedByKernel + stats.droppedByInterface : 0;
+  return `${iface} · ${compactNumber(pps)} pps · ${compactNumber(dropped)} dropped`;
+}
+
+/** The answer of an admin endpoint when libpcap is missing or failed. */
+function endpointError(res: { status(code: number): { json(body: unknown): void } }, err: unknown): void {
+  const code = err instanceof LiveCaptureError ? err.code : 'ERROR';
+  res.status(code === 'PCAP_UNAVAILABLE' ? 503 : 500).json({ error: errorMessage(err), code });
+}
+
 /**
- * Registers the `pcap-source` node type. Config: mode (`file` | `live`), file path (relative paths are
- * looked up in the current directory, Node-RED's userDir, then this package's root), interface, BPF
- * filter, snap length (bytes), promiscuous, batch size (packets), speed (`max` | `realtime` | ×N) and
- * start on deploy. Input: `msg.payload` "start" / "stop", `msg.filename` (replay that file).
- * Output 1: `{ topic: source, payload: PacketBatch }`; output 2: `{ payload: { event, … } }` with event
- * `replay-complete` (summary), `error` (message), `capture-stats` (every 10 s) or `capture-stopped`.
+ * Registers the `pcap-source` node type and its admin endpoints (both need the
+ * `pcap-source.read` permission when adminAuth is on):
+ * - `GET pcap-source/interfaces` → `{ interfaces: [{ name, description, addresses: string[], loopback }] }`
+ *   (libpcap's `pcap_findalldevs`), or HTTP 503 `{ error, code: "PCAP_UNAVAILABLE" }`;
+ * - `GET pcap-source/check-filter?filter=<BPF>&iface=<name>` → `{ ok: true, linkType }` or
+ *   `{ ok: false, error: <libpcap's message>, linkType }`, HTTP 400 without `filter`, 503 without libpcap.
+ *
+ * Config: mode (`file` | `live`); file: path of a capture or a folder of captures, speed (`max` |
+ * `realtime` | ×N), loop; live: interface, BPF filter, snap length (bytes, default 128), buffer size
+ * (MiB), promiscuous, flush interval (ms), stats interval (s); both: batch size (packets), start on
+ * deploy. Input `msg.payload`: "start" (or resume after "pause"), "pause", "stop"; `msg.filename`
+ * replays that file or folder. Output 1: `{ topic: source, payload: PacketBatch }`; output 2:
+ * `{ topic, payload: { event, … } }`, event `replay-complete` (summary with totals), `file-complete`
+ * (one file of a folder), `error`, `capture-stats` (every stats interval), `capture-stopped`,
+ * `interface-down` / `interface-retrying` / `interface-up` (the capture interface disappeared, a
+ * reopen failed, it is back).
  */
 export = function (RED: NodeAPI): void {
+  const needsRead = RED.auth.needsPermission('pcap-source.read');
+  RED.httpAdmin.get('/pcap-source/interfaces', needsRead, (_req, res) => {
+    try {
+      res.json({ interfaces: listInterfaceDetails() });
+    } catch (err) {
+      endpointError(res, err);
+    }
+  });
+  RED.httpAdmin.get('/pcap-source/check-filter', needsRead, (req, res) => {
+    const filter = req.query.filter;
+    const iface = typeof req.query.iface === 'string' ? req.query.iface : '';
+    if (typeof filter !== 'string') { res.status(400).json({ error: 'query parameter "filter" (a BPF filter) is missing', code: 'BAD_REQUEST' }); return; }
+    try {
+      res.json(checkBpfFilter(filter, filterLinkTypeFor(iface)));
+    } catch (err) {
+      endpointError(res, err);
+    }
+  });
+
   function PcapSourceNode(this: Node, def: PcapSourceNodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -100,7 +161,7 @@ export = function (RED: NodeAPI): void {
     }
 
     let closing = false;
-    let replay: { controller: AbortController; finished: Promise<void> } | null = null;
+    let replay: { controller: AbortController; gate: ReplayGate; finished: Promise<void>; status: string } | null = null;
     let capture: LiveCapture | null = null;
     let statsTimer: NodeJS.Timeout | null = null;
     let chain: Promise<void> = Promise.resolve();
@@ -129,6 +190,7 @@ export = function (RED: NodeAPI): void {
       if (replay) {
         const r = replay;
         r.controller.abort();
+        r.gate.resume();
         await r.finished;
         if (replay === r) replay = null;
       }
@@ -137,52 +199,92 @@ export = function (RED: NodeAPI): void {
         capture = null;
         if (statsTimer) { clearInterval(statsTimer); statsTimer = null; }
         c.stop(); // sends the final batch
-        sendEvent({ event: 'capture-stopped', interface: config?.iface, stats: c.stats() }, config?.iface ?? '');
+        sendEvent({ event: 'capture-stopped', interface: config?.iface, stats: c.stats(), counters: c.counters }, config?.iface ?? '');
         if (!closing) node.status(statusIdle('stopped'));
       }
     };
 
-    const startReplay = async (file: string, source: string): Promise<void> => {
-      await stopRunning();
-      if (closing || !config) return;
-      const controller = new AbortController();
+    /** Replays one file; resolves with its summary (rejects when it cannot be read). */
+    const replayOne = (file: string, source: string, controller: AbortController, gate: ReplayGate, prefix: string): Promise<ReplaySummary> => {
+      const cfg = config!;
       let lastStatus = 0;
-      let packets = 0;
-      node.status(statusOk(`replay 0% · 0 pkts · ${clockText(null)}`));
       const onBatch = (batch: PacketBatch, progress: ReplayProgress): void => {
         if (closing) return;
-        packets = progress.packetsRead;
         node.send([{ topic: source, payload: batch } as NodeMessage, null]);
         const now = Date.now();
         if (!batch.final && now - lastStatus >= STATUS_INTERVAL_MS) {
           lastStatus = now;
           const pct = progress.fileSize > 0 ? Math.floor((progress.bytesParsed / progress.fileSize) * 100) : 100;
-          node.status(statusOk(`replay ${pct}% · ${compactNumber(packets)} pkts · ${clockText(progress.lastPacketMs)}`));
+          const text = `${prefix}${pct}% · ${compactNumber(progress.packetsRead)} pkts · ${clockText(progress.lastPacketMs)}`;
+          if (replay) replay.status = text;
+          if (!gate.paused) node.status(statusOk(`replay ${text}`));
         }
       };
-      const finished = replayCaptureFile(file, {
-        batchSize: config.batchSize,
-        speed: config.speed,
+      return replayCaptureFile(file, {
+        batchSize: cfg.batchSize,
+        speed: cfg.speed,
         signal: controller.signal,
+        gate,
         source,
         onBatch,
         onWarning: (message) => { if (!closing) node.warn(`${source}: ${message}`); },
-      }).then((summary: ReplaySummary) => {
-        if (closing) return;
-        if (summary.error !== undefined) {
-          reportError(summary.error, source);
-        } else if (summary.truncated) {
-          node.status(statusWarn(`truncated: kept ${compactNumber(summary.packetsRead)} pkts`));
-        } else if (summary.aborted) {
-          node.status(statusIdle(`stopped · ${compactNumber(summary.packetsRead)} pkts`));
-        } else {
-          node.status(statusOk(`done · ${compactNumber(summary.packetsRead)} pkts`));
-        }
-        sendEvent({ event: 'replay-complete', summary }, source);
-      }, (err: unknown) => {
-        reportError(errorMessage(err), source);
       });
-      replay = { controller, finished };
+    };
+
+    /** Status and events at the end of a (file or folder) replay pass. */
+    const finishStatus = (summary: ReplaySummary, pass: number): void => {
+      const passText = config?.loop ? ` · pass ${pass}` : '';
+      if (summary.truncated) node.status(statusWarn(`truncated: kept ${compactNumber(summary.packetsRead)} pkts${passText}`));
+      else if (summary.aborted) node.status(statusIdle(`stopped · ${compactNumber(summary.packetsRead)} pkts`));
+      else node.status(statusOk(`done · ${compactNumber(summary.packetsRead)} pkts${passText}`));
+    };
+
+    const startReplay = async (target: string, source: string): Promise<void> => {
+      await stopRunning();
+      if (closing || !config) return;
+      const cfg = config;
+      const controller = new AbortController();
+      const gate = new ReplayGate();
+      node.status(statusOk(`replay 0% · 0 pkts · ${clockText(null)}`));
+      const run = async (): Promise<void> => {
+        const isFolder = fs.statSync(target).isDirectory();
+        for (let pass = 1; ; pass++) {
+          let summary: ReplaySummary;
+          if (isFolder) {
+            const { captures, skipped } = await listCaptureFolder(target);
+            if (pass === 1) for (const s of skipped) node.warn(`${source}: skipped ${path.basename(s.file)}: ${s.reason}`);
+            if (captures.length === 0) throw new Error(`no capture file in folder "${target}"`);
+            const summaries: ReplaySummary[] = [];
+            for (let i = 0; i < captures.length && !controller.signal.aborted; i++) {
+              const file = captures[i]!.file;
+              const s = await replayOne(file, file, controller, gate, `${i + 1}/${captures.length} ${path.basename(file)} `);
+              summaries.push(s);
+              if (closing) return;
+              if (s.error !== undefined) reportError(s.error, file);
+              sendEvent({ event: 'file-complete', summary: s, index: i, files: captures.length }, file);
+            }
+            summary = sumReplaySummaries(target, summaries);
+            if (closing) return;
+            const payload: Record<string, unknown> = { event: 'replay-complete', summary, files: summaries.length, skipped };
+            if (cfg.loop) payload.pass = pass;
+            finishStatus(summary, pass);
+            sendEvent(payload, source);
+          } else {
+            summary = await replayOne(target, source, controller, gate, '');
+            if (closing) return;
+            if (summary.error !== undefined) reportError(summary.error, source);
+            else finishStatus(summary, pass);
+            const payload: Record<string, unknown> = { event: 'replay-complete', summary };
+            if (cfg.loop) payload.pass = pass;
+            sendEvent(payload, source);
+            if (summary.error !== undefined) return;
+          }
+          if (!cfg.loop || controller.signal.aborted || summary.packetsRead === 0) return;
+          await new Promise((r) => setImmediate(r));
+        }
+      };
+      const finished = run().catch((err: unknown) => { reportError(errorMessage(err), source); });
+      replay = { controller, gate, finished, status: '0%' };
     };
 
     const startLive = async (): Promise<void> => {
@@ -196,29 +298,43 @@ export = function (RED: NodeAPI): void {
         interface: cfg.iface,
         filter: cfg.filter,
         snapLength: cfg.snapLength,
+        bufferSize: cfg.bufferSizeMiB * 1024 * 1024,
         promiscuous: cfg.promiscuous,
         batchSize: cfg.batchSize,
+        flushIntervalMs: cfg.flushIntervalMs,
         onBatch: (batch) => {
           if (closing) return;
           node.send([{ topic: cfg.iface, payload: batch } as NodeMessage, null]);
           windowPackets += batch.counters.packetsRead - lastRead; // counters are cumulative
           lastRead = batch.counters.packetsRead;
           const now = Date.now();
-          if (!batch.final && now - windowStart >= 1000) {
-            node.status(statusOk(`${cfg.iface} · ${compactNumber((windowPackets * 1000) / (now - windowStart))} pps`));
+          if (!batch.final && !c.paused && !c.down && now - windowStart >= 1000) {
+            node.status(statusOk(liveText(cfg.iface, (windowPackets * 1000) / (now - windowStart), c.stats())));
             windowStart = now;
             windowPackets = 0;
           }
         },
         onError: (err) => reportError(errorMessage(err), cfg.iface),
+        onWarning: (message) => { if (!closing) node.log(`${cfg.iface}: libpcap: ${message}`); },
+        onInterfaceState: (e) => {
+          if (closing) return;
+          if (e.state === 'up') {
+            node.log(e.message);
+            node.status(statusOk(liveText(cfg.iface, 0, c.stats())));
+          } else {
+            if (e.state === 'down') node.warn(e.message);
+            node.status(statusWarn(`${cfg.iface} gone: retry in ${Math.round((e.retryInMs ?? 0) / 1000)} s`));
+          }
+          sendEvent({ event: `interface-${e.state}`, interface: cfg.iface, message: e.message, counters: c.counters }, cfg.iface);
+        },
       });
       c.start(); // throws LiveCaptureError with an actionable message
       capture = c;
-      node.status(statusOk(`${cfg.iface} · 0 pps`));
+      node.status(statusOk(liveText(cfg.iface, 0, null)));
       statsTimer = setInterval(() => {
         const stats: LiveCaptureStats | null = c.stats();
-        if (stats) sendEvent({ event: 'capture-stats', interface: cfg.iface, stats }, cfg.iface);
-      }, STATS_EVENT_INTERVAL_MS);
+        if (stats) sendEvent({ event: 'capture-stats', interface: cfg.iface, stats, counters: c.counters, paused: c.paused }, cfg.iface);
+      }, cfg.statsIntervalSeconds * 1000);
     };
 
     const startConfigured = (): void => {
@@ -229,6 +345,31 @@ export = function (RED: NodeAPI): void {
         const file = resolveCapturePath(config.filename, searchDirs);
         const source = config.filename;
         enqueue(() => startReplay(file, source));
+      }
+    };
+
+    /** "start" after "pause": resumes. @returns false when nothing was paused. */
+    const resume = (): boolean => {
+      if (replay && replay.gate.paused) {
+        replay.gate.resume();
+        node.status(statusOk(`replay ${replay.status}`));
+        return true;
+      }
+      if (capture && capture.paused && config) {
+        capture.start(); // throws LiveCaptureError (e.g. the interface is gone)
+        node.status(statusOk(liveText(config.iface, 0, capture.stats())));
+        return true;
+      }
+      return false;
+    };
+
+    const pause = (): void => {
+      if (replay && !replay.gate.paused) {
+        replay.gate.pause();
+        node.status(statusIdle(`paused · ${replay.status}`));
+      } else if (capture && (capture.running || capture.down)) {
+        capture.pause();
+        node.status(statusIdle(`paused · ${capture.counters.packetsRead} pkts`));
       }
     };
 
@@ -255,16 +396,18 @@ export = function (RED: NodeAPI): void {
         const m = msg as NodeMessageInFlow & { filename?: unknown };
         if (m.filename !== undefined) {
           if (config.mode !== 'file') throw new Error('msg.filename needs the node in file mode');
-          if (typeof m.filename !== 'string') throw new Error('msg.filename must be a string (path of a pcap or pcapng file)');
+          if (typeof m.filename !== 'string') throw new Error('msg.filename must be a string (path of a pcap or pcapng file, or of a folder of them)');
           const file = resolveCapturePath(m.filename, searchDirs);
           const source = m.filename;
           enqueue(() => startReplay(file, source));
         } else if (m.payload === 'start') {
-          startConfigured();
+          if (!resume()) startConfigured();
+        } else if (m.payload === 'pause') {
+          pause();
         } else if (m.payload === 'stop') {
           enqueue(stopRunning);
         } else {
-          throw new Error('expected msg.payload "start" or "stop", or msg.filename');
+          throw new Error('expected msg.payload "start", "pause" or "stop", or msg.filename');
         }
         done();
       } catch (err) {
@@ -280,6 +423,7 @@ export = function (RED: NodeAPI): void {
       const r = replay;
       replay = null;
       r?.controller.abort();
+      r?.gate.resume();
       if (capture) { const c = capture; capture = null; c.stop(); }
       const finish = (): void => done();
       Promise.all([r ? r.finished : Promise.resolve(), chain]).then(finish, finish);

@@ -155,3 +155,85 @@ describe('replay: shared captures', function () {
     for (let i = 1; i < progress.length; i++) expect(progress[i].bytesParsed).to.be.at.least(progress[i - 1].bytesParsed);
   });
 });
+
+describe('replay: timestamp policy and what the windows downstream make of it', function () {
+  const { FlowAggregator } = require('../../dist/core/flow-aggregator.js');
+  const { ReplayGate, sumReplaySummaries, listCaptureFolder, TIME_JUMP_MS } = require('../../dist/core/replay.js');
+  before(function () {
+    if (!P.havePcaps() || !P.HAVE_TSHARK) { console.log('    (skipped: shared captures or tshark missing)'); this.skip(); }
+  });
+
+  /**
+   * Windows flow-aggregator should emit for packet times `ms` (after the clamp: running maximum),
+   * derived from its documented rule: every 10 s window with a packet, plus at most 30 empty windows
+   * per gap, the next window after a longer gap flagged with gapBeforeMs.
+   */
+  function expectedWindows(ms, windowMs = 10000, maxEmpty = 30) {
+    const idx = [...new Set(ms.map((t) => Math.floor(t / windowMs)))];
+    let empty = 0; let gaps = 0;
+    for (let i = 1; i < idx.length; i++) {
+      const k = idx[i] - idx[i - 1] - 1;
+      empty += Math.min(k, maxEmpty);
+      if (k > maxEmpty) gaps++;
+    }
+    return { occupied: idx.length, empty, gaps };
+  }
+
+  for (const name of ['ndpi__sites.pcapng', 'ndpi__openvpn.pcap']) {
+    it(`${name}: pcap-source → flow-aggregator emits the windows its bridging rule predicts from tshark's times; nothing is lost`, function () {
+      let max = -Infinity;
+      const ms = P.tshark(name, ['-T', 'fields', '-e', 'frame.time_epoch']).map((t) => { max = Math.max(max, Number(t) * 1000); return max; });
+      const exp = expectedWindows(ms);
+      const { batches } = readCaptureFileSync(P.pcapPath(name), 100);
+      const agg = new FlowAggregator({ windowMs: 10000 });
+      const windows = batches.flatMap((b) => agg.ingest(b));
+      const packets = windows.reduce((n, w) => n + w.records.filter((r) => r.scope === 'interface').reduce((m, r) => m + r.metrics.packets, 0), 0);
+      expect(packets, 'every packet lands in a window').to.equal(ms.length);
+      const nonEmpty = windows.filter((w) => w.records.some((r) => r.scope === 'interface' && r.metrics.packets > 0));
+      expect(nonEmpty).to.have.length(exp.occupied);
+      expect(windows.length - nonEmpty.length, 'empty windows bridging the gaps').to.equal(exp.empty);
+      expect(windows.filter((w) => w.gapBeforeMs > 0), 'windows after a gap longer than 30 windows').to.have.length(exp.gaps);
+      for (let i = 1; i < windows.length; i++) expect(windows[i].windowStart).to.be.above(windows[i - 1].windowStart);
+    });
+  }
+
+  it('TIME_JUMP_MS is one hour; sumReplaySummaries adds counters and keeps the extremes', function () {
+    expect(TIME_JUMP_MS).to.equal(3600000);
+    const base = { counters: { packetsRead: 2, packetsDecoded: 1, nonIp: 1, unsupportedLinkType: 0, malformed: 0, fragments: 0, timeClamped: 1 }, bytesRead: 10, fileSize: 10, truncated: false, aborted: false, warnings: [], timeJumps: 1, largestTimeStepMs: 5 };
+    const t = sumReplaySummaries('/d', [
+      { ...base, path: '/d/a.pcap', packetsRead: 2, firstPacketMs: 50, lastPacketMs: 60, warnings: ['w1'] },
+      { ...base, path: '/d/b.pcap', packetsRead: 2, firstPacketMs: 10, lastPacketMs: 20, truncated: true, largestTimeStepMs: 9, error: '/d/b.pcap: bad' },
+    ]);
+    expect(t).to.deep.include({ path: '/d', packetsRead: 4, firstPacketMs: 10, lastPacketMs: 60, bytesRead: 20, truncated: true, aborted: false, timeJumps: 2, largestTimeStepMs: 9, warnings: ['a.pcap: w1'], error: '/d/b.pcap: bad' });
+    expect(t.counters).to.deep.equal({ packetsRead: 4, packetsDecoded: 2, nonIp: 2, unsupportedLinkType: 0, malformed: 0, fragments: 0, timeClamped: 2 });
+  });
+
+  it('ReplayGate: a replay at max speed paused after its first batch holds there and resumes to the end', async function () {
+    const recs = [];
+    for (let i = 0; i < 50; i++) recs.push({ sec: 100 + i, data: udpFrame(2000 + i) });
+    const file = writeTmp('gate.pcap', B.pcapFile({}, recs));
+    const gate = new ReplayGate();
+    const batches = [];
+    const done = replayCaptureFile(file, { batchSize: 5, gate, onBatch: (b) => { batches.push(b); if (batches.length === 1) gate.pause(); } });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(batches.length, 'held after the first batch').to.equal(1);
+    expect(gate.paused).to.equal(true);
+    gate.resume();
+    const summary = await done;
+    expect(summary.packetsRead).to.equal(50);
+    const ports = batches.flatMap((b) => Array.from({ length: b.count }, (_, i) => packetAt(b, i).srcPort));
+    expect(ports).to.deep.equal(Array.from({ length: 50 }, (_, i) => 2000 + i));
+  });
+
+  it('listCaptureFolder: time order of the first packets, captures without packets last, non-captures skipped', async function () {
+    const dir = fs.mkdtempSync(path.join(tmp, 'folder-'));
+    fs.writeFileSync(path.join(dir, 'a-late.pcap'), B.pcapFile({}, [{ sec: 300, data: udpFrame(1) }]));
+    fs.writeFileSync(path.join(dir, 'b-empty.pcap'), B.pcapFile({}, []));
+    fs.writeFileSync(path.join(dir, 'c-early.pcap'), B.pcapFile({}, [{ sec: 100, data: udpFrame(1) }, { sec: 900, data: udpFrame(1) }]));
+    fs.writeFileSync(path.join(dir, 'd-text.pcap'), 'hello');
+    const { captures, skipped } = await listCaptureFolder(dir);
+    expect(captures.map((c) => [path.basename(c.file), c.firstPacketMs])).to.deep.equal([['c-early.pcap', 100000], ['a-late.pcap', 300000], ['b-empty.pcap', null]]);
+    expect(skipped.map((s) => path.basename(s.file))).to.deep.equal(['d-text.pcap']);
+    expect(skipped[0].reason).to.match(/d-text\.pcap: not a pcap or pcapng file/);
+  });
+});

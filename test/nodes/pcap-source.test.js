@@ -165,7 +165,7 @@ describe('pcap-source node: file replay', function () {
     const { n1, state } = await load({ mode: 'file', filename: '', startOnDeploy: false });
     n1.receive({ payload: 'go faster' });
     await state.waitFor((s) => s.events.some((e) => e.event === 'error'), 'error event');
-    expect(state.events[0].message).to.equal('expected msg.payload "start" or "stop", or msg.filename');
+    expect(state.events[0].message).to.equal('expected msg.payload "start", "pause" or "stop", or msg.filename');
   });
 });
 
@@ -331,7 +331,7 @@ describe('pcap-source node: live capture on lo', function () {
     n1.receive({ payload: 'stop' });
     await state.waitFor((s) => s.batches.some((m) => m.payload.final), 'final batch');
     await state.waitFor((s) => s.events.some((e) => e.event === 'capture-stopped'), 'capture-stopped event');
-    expect(callsOf(n1, 'status').some((a) => /^lo · \S+ pps$/.test(a[0].text))).to.equal(true);
+    expect(callsOf(n1, 'status').some((a) => /^lo · \S+ pps · \d+ dropped$/.test(a[0].text))).to.equal(true);
     await sendUdp(port, 1, 1); // node_pcap releases the handle on the next packet after close()
   });
 
