@@ -13,9 +13,12 @@ import {
   assertPacketBatch, formatAddress, protocolName,
 } from './contracts';
 import type {
-  AggregatorCounters, Metrics, PacketBatch, ScanEvidence, Scope, TrafficRecord, WindowMessage,
+  AggregatorCounters, FlowEnd, Metrics, PacketBatch, ScanEvidence, Scope, TrafficRecord, WindowMessage,
 } from './contracts';
-import { FlowTable, HostTable, ROLE_DST, ROLE_SRC, hashAddress } from './flow-table';
+import {
+  FLOW_STATE, FlowTable, HostTable, PROTO_CLASS, PROTO_CLASSES, REFLECTOR_INDEX, REFLECTOR_PORTS, ROLE_DST, ROLE_SRC, WIN, WIN_FLAG, WIN_WIDTH,
+  hashAddress,
+} from './flow-table';
 
 /** Options of a {@link FlowAggregator}. Every count is an integer; every time is packet time in ms. */
 export interface FlowAggregatorOptions {
@@ -27,14 +30,91 @@ export interface FlowAggregatorOptions {
   maxFlows?: number;
   /** Cap on `srcHost` records and, separately, on `dstHost` records per window. Default 50 000. */
   maxHostsPerWindow?: number;
-  /** A flow with no packet for this long (packet time) is forgotten. Default 60 000; must be ≥ 0. */
+  /** Idle timeout: a flow with no packet for this long (packet time) ends (reported once with its totals) and is forgotten. Default 60 000; must be ≥ 0. */
   flowIdleTimeoutMs?: number;
+  /**
+   * Active timeout: a flow that keeps sending gets an interim report of its totals (`flowEnd.reason`
+   * `active`) every this many ms of packet time. Default 1 800 000 (30 min, the Cisco NetFlow default);
+   * 0 turns active reports off.
+   */
+  flowActiveTimeoutMs?: number;
+  /**
+   * Idle timeout while the flow table is in emergency mode (it hit `maxFlows`), as Suricata's
+   * `flow.emergency-recovery` mode shortens its timeouts. Default 10 000; ≥ 0.
+   */
+  emergencyIdleTimeoutMs?: number;
+  /**
+   * Emergency mode ends at a window close when the tracked flows are at most (100 − this) % of
+   * `maxFlows` (Suricata's `emergency-recovery`, default 30). Default 30; 1 … 100.
+   */
+  emergencyRecoveryPercent?: number;
   /** Empty windows emitted to bridge a gap in packet time before jumping. Default 30; ≥ 0. */
   maxEmptyWindows?: number;
   /** Cap of {@link ScanEvidence.synDstPorts}. Default 1024; 1 … 65 536. */
   maxScanPortsPerSource?: number;
   /** Scopes whose records are emitted (others are still counted but not built). Default: all of {@link SCOPES}. */
   scopes?: readonly Scope[];
+  /**
+   * Internal networks as CIDR prefixes (`10.0.0.0/8`, `192.168.1.0/24`, `fd00::/8`, a bare address is
+   * a /32 or /128). When given, records carry {@link TrafficRecord.direction}. Default: none (no
+   * direction). The private ranges of RFC 1918 and RFC 4193 are the usual start:
+   * `10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7`.
+   */
+  internalNetworks?: readonly string[];
+}
+
+/** A parsed CIDR prefix: 16 address bytes (IPv4 as `::ffff:a.b.c.d`) and a prefix length 0…128 over them. */
+export interface CidrPrefix { bytes: Uint8Array; length: number; text: string }
+
+/**
+ * Parses `a.b.c.d/n` (n 0…32) or an IPv6 prefix `x:…/n` (n 0…128, RFC 4291 §2.3; `::` allowed);
+ * without `/n` the whole address. IPv4 prefixes are mapped into `::ffff:0:0/96` (RFC 4291 §2.5.5.2).
+ * @throws {RangeError} naming the text that is not a CIDR prefix.
+ */
+export function parseCidr(text: string): CidrPrefix {
+  const bad = (): RangeError => new RangeError(`flow-aggregator: "${text}" is not a CIDR prefix such as 10.0.0.0/8 or fd00::/8`);
+  const t = text.trim();
+  const slash = t.indexOf('/');
+  const addr = slash < 0 ? t : t.slice(0, slash);
+  const bytes = new Uint8Array(16);
+  let max: number;
+  let offset: number;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(addr)) {
+    const parts = addr.split('.').map(Number);
+    if (parts.some((p) => p > 255)) throw bad();
+    bytes[10] = 0xff; bytes[11] = 0xff;
+    parts.forEach((p, i) => { bytes[12 + i] = p; });
+    max = 32; offset = 96;
+  } else if (/^[0-9a-fA-F:]+$/.test(addr) && addr.includes(':')) {
+    const halves = addr.split('::');
+    if (halves.length > 2) throw bad();
+    const head = halves[0] ? halves[0].split(':') : [];
+    const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+    const fillCount = 8 - head.length - tail.length;
+    if ((halves.length === 1 && fillCount !== 0) || (halves.length === 2 && fillCount < 1)) throw bad();
+    const words = [...head, ...new Array<string>(halves.length === 2 ? fillCount : 0).fill('0'), ...tail];
+    if (words.some((w) => !/^[0-9a-fA-F]{1,4}$/.test(w))) throw bad();
+    words.forEach((w, i) => { const v = parseInt(w, 16); bytes[2 * i] = v >> 8; bytes[2 * i + 1] = v & 0xff; });
+    max = 128; offset = 0;
+  } else {
+    throw bad();
+  }
+  let length = max;
+  if (slash >= 0) {
+    const ls = t.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(ls) || Number(ls) > max) throw bad();
+    length = Number(ls);
+  }
+  return { bytes, length: length + offset, text: t };
+}
+
+/** True when the 16 bytes at `offset` of `addr` fall inside `prefix`. */
+export function inPrefix(addr: Uint8Array, offset: number, prefix: CidrPrefix): boolean {
+  const full = prefix.length >>> 3, rest = prefix.length & 7;
+  for (let i = 0; i < full; i++) if (addr[offset + i] !== prefix.bytes[i]) return false;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((addr[offset + full]! ^ prefix.bytes[full]!) & mask) === 0;
 }
 
 /** The options with defaults applied and checked. */
@@ -46,6 +126,9 @@ export const AGGREGATOR_DEFAULTS = {
   maxFlows: 100_000,
   maxHostsPerWindow: 50_000,
   flowIdleTimeoutMs: 60_000,
+  flowActiveTimeoutMs: 1_800_000,
+  emergencyIdleTimeoutMs: 10_000,
+  emergencyRecoveryPercent: 30,
   maxEmptyWindows: 30,
   maxScanPortsPerSource: 1024,
 } as const;
@@ -74,11 +157,23 @@ export function resolveAggregatorOptions(options: FlowAggregatorOptions = {}): R
     maxFlows: checkInteger('maxFlows', options.maxFlows ?? d.maxFlows, 1, 10_000_000),
     maxHostsPerWindow: checkInteger('maxHostsPerWindow', options.maxHostsPerWindow ?? d.maxHostsPerWindow, 1, 10_000_000),
     flowIdleTimeoutMs: checkInteger('flowIdleTimeoutMs', options.flowIdleTimeoutMs ?? d.flowIdleTimeoutMs, 0, 365 * 86_400_000),
+    flowActiveTimeoutMs: checkInteger('flowActiveTimeoutMs', options.flowActiveTimeoutMs ?? d.flowActiveTimeoutMs, 0, 365 * 86_400_000),
+    emergencyIdleTimeoutMs: checkInteger('emergencyIdleTimeoutMs', options.emergencyIdleTimeoutMs ?? d.emergencyIdleTimeoutMs, 0, 365 * 86_400_000),
+    emergencyRecoveryPercent: checkInteger('emergencyRecoveryPercent', options.emergencyRecoveryPercent ?? d.emergencyRecoveryPercent, 1, 100),
     maxEmptyWindows: checkInteger('maxEmptyWindows', options.maxEmptyWindows ?? d.maxEmptyWindows, 0, 1_000_000),
     maxScanPortsPerSource: checkInteger('maxScanPortsPerSource', options.maxScanPortsPerSource ?? d.maxScanPortsPerSource, 1, 65_536),
     scopes: [...scopes],
     interfaceName: interfaceName === '' ? undefined : interfaceName,
+    internalNetworks: checkNetworks(options.internalNetworks),
   };
+}
+
+function checkNetworks(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new RangeError('flow-aggregator: internalNetworks must be a list of CIDR strings');
+  const list = value.map((v: string) => v.trim()).filter((v) => v !== '');
+  for (const v of list) parseCidr(v); // throws on a bad one
+  return list;
 }
 
 /** Last path component of a file path or interface name (`/a/b/x.pcap` → `x.pcap`, `C:\x.pcap` → `x.pcap`). */
@@ -124,10 +219,46 @@ const UDP_PORT_BASE = 65_536;
  *   fragments and packets whose transport header was cut short (ports unknown) form no flow; they
  *   count on hosts and the interface (and in `packetsSkipped`).
  *
- * Metrics: `bytes` = Σ wire length; `bitsPerSecond` = bytes × 8 / (windowMs / 1000);
- * `packetsPerSecond` = packets / (windowMs / 1000); `synCount` = TCP SYN without ACK,
- * `synAckCount` = SYN+ACK (RFC 9293 §3.1 flags); `distinctDstPorts` counts TCP and UDP destination
- * ports (a TCP and a UDP port of the same number are two ports).
+ * Metrics (names, units and meaning in {@link METRICS}): `bytes` = Σ wire length; `bitsPerSecond` =
+ * bytes × 8 / (windowMs / 1000); `packetsPerSecond` = packets / (windowMs / 1000); `synCount` = TCP
+ * SYN without ACK, `synAckCount` = SYN+ACK, `rstCount`, `finCount` (RFC 9293 §3.1 flags);
+ * `newFlowsPerSecond`; `distinctDstPorts` counts TCP and UDP destination ports (a TCP and a UDP port
+ * of the same number are two ports). Host and interface records add the protocol mix (percent of
+ * packets and of bytes: TCP, UDP, ICMP + ICMPv6, other), `udpReflectorBytes` (UDP bytes from a
+ * source port in {@link REFLECTOR_PORTS}) and, when it is not 0, `udpReflectorBytes<port>` per port
+ * (absent = 0), and `handshakes` with their mean `handshakeRttMs` (absent when 0 handshakes).
+ *
+ * TCP sequence analysis, per flow direction, allocation-free in the flow table: a segment with data
+ * whose sequence number is below the highest sequence end seen is a retransmission
+ * (`tcpRetransmissions`), one beyond it a gap (`tcpOutOfOrder`: reordered, or lost before the
+ * capture point); `packetLossPercent` = retransmissions / segments with data × 100 (a retransmission
+ * stands for one segment lost on either side of the capture point; a reordered segment counts as a
+ * gap and then as a retransmission). Sequence numbers compare modulo 2^32 (RFC 9293 §3.4). The
+ * batch's `payloadLength` is the IP payload and the TCP header length is not in the batch, so a
+ * segment's data length is bounded: at least IP payload − the smallest non-SYN IP payload of the
+ * direction (a pure ACK carries only the header; 60 until one is seen; pure ACKs with SACK blocks,
+ * RFC 2018, are recognised by their 12/20/28/36 extra bytes), at most IP payload − 20.
+ * Retransmissions are counted from the lower bound and gaps beyond the upper one, so both are
+ * certain and may be undercounted (small segments of a direction whose pure ACKs were not seen).
+ * Handshake RTT at the capture point (as Wireshark's `tcp.analysis.initial_rtt`): the client flow's
+ * first SYN → the reverse flow's SYN-ACK (`synToSynAckMs`) → the client's first ACK after it
+ * (`synAckToAckMs`); `handshakeRttMs` is their sum. Only when both directions are seen.
+ *
+ * Flow ends (NetFlow/IPFIX style, see {@link FlowEnd}): at a window close, a flow that sent FIN or
+ * RST, or has been idle for `flowIdleTimeoutMs` (`emergencyIdleTimeoutMs` in emergency mode), or is
+ * still tracked at the end of the capture, is reported once: its flow record of that window carries
+ * `flowEnd` (an idle flow gets a record with zero window metrics). A flow still sending gets an
+ * interim `active` report every `flowActiveTimeoutMs` and stays one flow. A flow first seen without
+ * a SYN (already open when the capture started) is a flow like any other. Evicted flows are counted,
+ * not reported.
+ *
+ * Emergency mode (after Suricata's flow engine): the first eviction puts the flow table in emergency
+ * mode (`counters.emergencyMode` 1, `emergencyEntries` counted); while in it, flows idle for
+ * `emergencyIdleTimeoutMs` end at each window close; it ends when at most
+ * (100 − `emergencyRecoveryPercent`) % of `maxFlows` remain.
+ *
+ * Direction: with `internalNetworks`, host records carry `direction` `internal`/`external` and flow
+ * records `inbound`/`outbound`/`internal`/`external` (computed when records are built, not per packet).
  */
 export class FlowAggregator {
   /** The checked options. */
@@ -136,6 +267,7 @@ export class FlowAggregator {
   private readonly hosts: HostTable;
   private readonly emit: Record<Scope, boolean>;
   private readonly windowSeconds: number;
+  private readonly internal: CidrPrefix[];
 
   private windowStart = Number.NaN;
   /** End of the current window; -Infinity before the first packet so that the first time opens one. */
@@ -152,6 +284,16 @@ export class FlowAggregator {
   private ifNewFlows = 0;
   private ifPortCount = 0;
   private readonly ifPorts = new Uint32Array((2 * 65_536) / 32);
+  private ifRst = 0;
+  private ifFin = 0;
+  private ifDataSegments = 0;
+  private ifRetransmissions = 0;
+  private ifOutOfOrder = 0;
+  private ifRttSum = 0;
+  private ifRttCount = 0;
+  private readonly ifProtoPackets = new Uint32Array(PROTO_CLASSES);
+  private readonly ifProtoBytes = new Float64Array(PROTO_CLASSES);
+  private readonly ifReflectorBytes = new Float64Array(REFLECTOR_PORTS.length);
 
   /** @throws {RangeError} naming a bad option (see {@link resolveAggregatorOptions}). */
   constructor(options?: FlowAggregatorOptions) {
@@ -161,15 +303,25 @@ export class FlowAggregator {
     this.emit = { interface: false, dstHost: false, srcHost: false, flow: false };
     for (const s of this.options.scopes) this.emit[s] = true;
     this.windowSeconds = this.options.windowMs / 1000;
+    this.internal = this.options.internalNetworks.map(parseCidr);
+  }
+
+  /** True when the address at `offset` of `bytes` is in an internal network. */
+  private isInternal(bytes: Uint8Array, offset: number): boolean {
+    for (const p of this.internal) if (inPrefix(bytes, offset, p)) return true;
+    return false;
   }
 
   private static zeroCounters(): AggregatorCounters {
-    return { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 0 };
+    return { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 0, emergencyMode: 0, emergencyEntries: 0, flowsEnded: 0 };
   }
 
   /** Cumulative counters (a copy). */
   get counters(): AggregatorCounters {
-    return { ...this.stats, trackedFlows: this.flows.size, flowEvictions: this.flows.evictions };
+    return {
+      ...this.stats, trackedFlows: this.flows.size, flowEvictions: this.flows.evictions,
+      emergencyMode: this.flows.emergency ? 1 : 0, emergencyEntries: this.flows.emergencyEntries,
+    };
   }
 
   /** Start of the open window (epoch ms), or `undefined` before the first packet or clock tick. */
@@ -223,6 +375,7 @@ export class FlowAggregator {
     }
     if (final) {
       this.flows.clear();
+      this.flows.emergency = false;
       this.windowStart = Number.NaN;
       this.windowEnd = -Infinity;
       this.gapBeforeMs = 0;
@@ -237,6 +390,8 @@ export class FlowAggregator {
   reset(): void {
     this.flows.clear();
     this.flows.evictions = 0;
+    this.flows.emergency = false;
+    this.flows.emergencyEntries = 0;
     this.clearWindow();
     this.windowStart = Number.NaN;
     this.windowEnd = -Infinity;
@@ -251,12 +406,13 @@ export class FlowAggregator {
   private fold(batch: PacketBatch, n: number, out: WindowMessage[]): void {
     const srcW = addressWords(batch.srcAddr, n);
     const dstW = addressWords(batch.dstAddr, n);
-    const { timeMs, wireLength, protocol, srcPort, dstPort, tcpFlags, info } = batch;
+    const { timeMs, wireLength, protocol, srcPort, dstPort, tcpFlags, tcpSeq, payloadLength, info } = batch;
     const flows = this.flows;
     const hosts = this.hosts;
     const hostSeed = hosts.seed;
     const stats = this.stats;
     const ifPorts = this.ifPorts;
+    const ifProtoPackets = this.ifProtoPackets, ifProtoBytes = this.ifProtoBytes, ifReflectorBytes = this.ifReflectorBytes;
     stats.packetsSeen += n;
 
     for (let i = 0; i < n; i++) {
@@ -264,20 +420,35 @@ export class FlowAggregator {
       if (t >= this.windowEnd) this.advance(t, out);
       const len = wireLength[i]!;
       const proto = protocol[i]!;
-      const flags = proto === IPPROTO.TCP ? tcpFlags[i]! & SYN_ACK_MASK : 0;
+      const isTcp = proto === IPPROTO.TCP;
+      const rawFlags = isTcp ? tcpFlags[i]! : 0;
+      const flags = rawFlags & SYN_ACK_MASK;
       const isSyn = flags === TCP_FLAG.SYN ? 1 : 0;
       const isSynAck = flags === SYN_ACK_MASK ? 1 : 0;
+      const isRst = (rawFlags & TCP_FLAG.RST) !== 0 ? 1 : 0;
+      const isFin = (rawFlags & TCP_FLAG.FIN) !== 0 ? 1 : 0;
       const pinfo = info[i]!;
       const w = i * 4;
       const sp = srcPort[i]!;
       const dp = dstPort[i]!;
-      const portValue = (pinfo & NO_FLOW) === 0 && (proto === IPPROTO.TCP || proto === IPPROTO.UDP)
+      const hasPorts = (pinfo & NO_FLOW) === 0;
+      const portValue = hasPorts && (isTcp || proto === IPPROTO.UDP)
         ? (proto === IPPROTO.UDP ? UDP_PORT_BASE + dp : dp) : -1;
+      const pclass = isTcp ? PROTO_CLASS.TCP : proto === IPPROTO.UDP ? PROTO_CLASS.UDP
+        : (proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6) ? PROTO_CLASS.ICMP : PROTO_CLASS.OTHER;
+      const refl = proto === IPPROTO.UDP && hasPorts ? REFLECTOR_INDEX[sp]! : -1;
 
       this.ifBytes += len;
       this.ifPackets++;
       this.ifSyn += isSyn;
       this.ifSynAck += isSynAck;
+      this.ifRst += isRst;
+      this.ifFin += isFin;
+      if (pclass < PROTO_CLASSES) {
+        ifProtoPackets[pclass] = ifProtoPackets[pclass]! + 1;
+        ifProtoBytes[pclass] = ifProtoBytes[pclass]! + len;
+      }
+      if (refl >= 0) ifReflectorBytes[refl] = ifReflectorBytes[refl]! + len;
       if (portValue >= 0) {
         const word = portValue >>> 5, bit = 1 << (portValue & 31);
         if ((ifPorts[word]! & bit) === 0) { ifPorts[word] = ifPorts[word]! | bit; this.ifPortCount++; }
@@ -286,13 +457,91 @@ export class FlowAggregator {
       const hs = hashAddress(srcW, w, hostSeed);
       const hd = hashAddress(dstW, w, hostSeed);
       let newFlow = 0;
-      if ((pinfo & NO_FLOW) === 0) {
+      let data = 0, retrans = 0, gap = 0, rtt = -1;
+      if (hasPorts) {
         const slot = flows.findOrInsert(srcW, w, dstW, w, sp, dp, proto, flows.hashTuple(hs, hd, sp, dp, proto), t);
         flows.winBytes[slot] = flows.winBytes[slot]! + len;
-        flows.winPackets[slot] = flows.winPackets[slot]! + 1;
-        flows.winSyn[slot] = flows.winSyn[slot]! + isSyn;
-        flows.winSynAck[slot] = flows.winSynAck[slot]! + isSynAck;
+        const wc = flows.winCounts, wo = slot * WIN_WIDTH;
+        wc[wo + WIN.PACKETS] = wc[wo + WIN.PACKETS]! + 1;
+        if (flows.lastWasNew) { flows.totalBytes[slot] = len; flows.totalPackets[slot] = 1; } else {
+          flows.totalBytes[slot] = flows.totalBytes[slot]! + len;
+          flows.totalPackets[slot] = flows.totalPackets[slot]! + 1;
+        }
+        if (isSyn !== 0) wc[wo + WIN.SYN] = wc[wo + WIN.SYN]! + 1;
+        if (isSynAck !== 0) wc[wo + WIN.SYNACK] = wc[wo + WIN.SYNACK]! + 1;
         if (flows.lastWasNew) { newFlow = 1; this.ifNewFlows++; }
+        if (isTcp) {
+          let st = flows.state[slot]!;
+          // handshake RTT at the capture point: SYN (client flow) → SYN-ACK (reverse flow) → ACK (client flow)
+          if (isSyn === 1) {
+            if ((st & FLOW_STATE.SYN_SEEN) === 0) { flows.synTimeMs[slot] = t; st |= FLOW_STATE.SYN_SEEN; }
+          } else if (isSynAck === 1) {
+            const c = flows.find(dstW, w, srcW, w, dp, sp, proto, flows.hashTuple(hd, hs, dp, sp, proto));
+            if (c >= 0 && (flows.state[c]! & (FLOW_STATE.SYN_SEEN | FLOW_STATE.SYNACK_SEEN)) === FLOW_STATE.SYN_SEEN && t >= flows.synTimeMs[c]!) {
+              flows.synAckTimeMs[c] = t;
+              flows.synToSynAckMs[c] = t - flows.synTimeMs[c]!;
+              flows.state[c] = flows.state[c]! | FLOW_STATE.SYNACK_SEEN;
+            }
+          } else if ((rawFlags & TCP_FLAG.ACK) !== 0 && (st & (FLOW_STATE.HANDSHAKE_DONE | FLOW_STATE.SYNACK_SEEN)) === FLOW_STATE.SYNACK_SEEN
+            && t >= flows.synAckTimeMs[slot]!) {
+            flows.synAckToAckMs[slot] = t - flows.synAckTimeMs[slot]!;
+            st |= FLOW_STATE.HANDSHAKE_DONE;
+            flows.winFlags[slot] = flows.winFlags[slot]! | WIN_FLAG.HANDSHAKE;
+            rtt = flows.synToSynAckMs[slot]! + flows.synAckToAckMs[slot]!;
+          }
+          // sequence space of this direction (RFC 9293 §3.4: SYN and FIN each take one sequence number).
+          // payloadLength is the IP payload (TCP header + data) and the TCP header length is not in the
+          // batch, so the data length is bounded: low = IP payload − the smallest non-SYN IP payload of
+          // this direction (a pure ACK: the header with the options the flow uses; 60 until one is seen),
+          // high = IP payload − 20 (the minimal header). Retransmissions are counted from the low bound
+          // (certain given one header length per direction), gaps beyond the high bound (certain).
+          const ipPayload = payloadLength[i]!;
+          const seq = tcpSeq[i]!;
+          const isSynFlag = (rawFlags & TCP_FLAG.SYN) !== 0;
+          let hMin = (st & FLOW_STATE.HEADER_KNOWN) !== 0 ? flows.tcpHeaderMin[slot]! : 0;
+          if (!isSynFlag && ipPayload >= 20 && (hMin === 0 || ipPayload < hMin)) {
+            hMin = ipPayload > 60 ? 60 : ipPayload;
+            flows.tcpHeaderMin[slot] = hMin;
+            st |= FLOW_STATE.HEADER_KNOWN;
+          }
+          // a pure ACK carrying SACK blocks (RFC 2018: 2 + 8n bytes, NOP-padded to 12, 20, 28 or 36) is no data
+          const extra = ipPayload - (hMin === 0 ? 60 : hMin);
+          const sackOnly = ipPayload <= 60 && (extra === 12 || extra === 20 || extra === 28 || extra === 36);
+          const dataLow = isSynFlag || sackOnly ? 0 : Math.max(0, extra);
+          const dataHigh = isSynFlag ? 0 : Math.max(0, ipPayload - 20);
+          const seqUsed = (isSynFlag ? 1 : 0) + isFin;
+          const endLow = (seq + dataLow + seqUsed) >>> 0;
+          const endHigh = (seq + dataHigh + seqUsed) >>> 0;
+          if (dataLow > 0) data = 1;
+          if ((st & FLOW_STATE.SEQ_VALID) === 0) {
+            if (isRst === 0) { flows.seqEnd[slot] = endLow; flows.seqEndHigh[slot] = endHigh; st |= FLOW_STATE.SEQ_VALID; }
+          } else {
+            const low = flows.seqEnd[slot]!, high = flows.seqEndHigh[slot]!;
+            if (data === 1) {
+              // signed distances modulo 2^32: below data surely seen → retransmission; beyond all data possibly seen → gap
+              if (((seq - low) | 0) < 0) retrans = 1;
+              else if (((seq - high) | 0) > 0) gap = 1;
+            }
+            if (isRst === 0) {
+              if (((endLow - low) | 0) > 0) flows.seqEnd[slot] = endLow;
+              if (((endHigh - high) | 0) > 0) flows.seqEndHigh[slot] = endHigh;
+            }
+          }
+          if (isFin === 1) st |= FLOW_STATE.FIN;
+          if (isRst === 1) st |= FLOW_STATE.RST;
+          flows.state[slot] = st;
+          if (isRst !== 0) wc[wo + WIN.RST] = wc[wo + WIN.RST]! + 1;
+          if (isFin !== 0) wc[wo + WIN.FIN] = wc[wo + WIN.FIN]! + 1;
+          if (data !== 0) {
+            wc[wo + WIN.DATA] = wc[wo + WIN.DATA]! + 1;
+            wc[wo + WIN.RETRANS] = wc[wo + WIN.RETRANS]! + retrans;
+            wc[wo + WIN.GAP] = wc[wo + WIN.GAP]! + gap;
+          }
+          this.ifDataSegments += data;
+          this.ifRetransmissions += retrans;
+          this.ifOutOfOrder += gap;
+          if (rtt >= 0) { this.ifRttSum += rtt; this.ifRttCount++; }
+        }
       } else {
         stats.packetsSkipped++;
       }
@@ -306,11 +555,7 @@ export class FlowAggregator {
       const dstId = hosts.claim(dstW, w, hd, did, ROLE_DST);
       if (dstId >= 0) did = dstId;
       if (srcId >= 0) {
-        hosts.bytes[ROLE_SRC][srcId] = hosts.bytes[ROLE_SRC][srcId]! + len;
-        hosts.packets[ROLE_SRC][srcId] = hosts.packets[ROLE_SRC][srcId]! + 1;
-        hosts.syn[ROLE_SRC][srcId] = hosts.syn[ROLE_SRC][srcId]! + isSyn;
-        hosts.synAck[ROLE_SRC][srcId] = hosts.synAck[ROLE_SRC][srcId]! + isSynAck;
-        hosts.newFlows[ROLE_SRC][srcId] = hosts.newFlows[ROLE_SRC][srcId]! + newFlow;
+        this.countHost(ROLE_SRC, srcId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
         if (portValue >= 0) hosts.dstPorts[ROLE_SRC].add(srcId, portValue);
         if (did >= 0) hosts.peers[ROLE_SRC].add(srcId, did);
         if (isSyn === 1) {
@@ -321,17 +566,40 @@ export class FlowAggregator {
         stats.hostEvictions++;
       }
       if (dstId >= 0) {
-        hosts.bytes[ROLE_DST][dstId] = hosts.bytes[ROLE_DST][dstId]! + len;
-        hosts.packets[ROLE_DST][dstId] = hosts.packets[ROLE_DST][dstId]! + 1;
-        hosts.syn[ROLE_DST][dstId] = hosts.syn[ROLE_DST][dstId]! + isSyn;
-        hosts.synAck[ROLE_DST][dstId] = hosts.synAck[ROLE_DST][dstId]! + isSynAck;
-        hosts.newFlows[ROLE_DST][dstId] = hosts.newFlows[ROLE_DST][dstId]! + newFlow;
+        this.countHost(ROLE_DST, dstId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
         if (portValue >= 0) hosts.dstPorts[ROLE_DST].add(dstId, portValue);
         if (sid >= 0) hosts.peers[ROLE_DST].add(dstId, sid);
       } else {
         stats.hostEvictions++;
       }
     }
+  }
+
+  /** Adds one packet to the accumulators of host `id` in `role` (numbers only: no allocation). */
+  private countHost(
+    role: number, id: number, len: number, isSyn: number, isSynAck: number, isRst: number, isFin: number, newFlow: number,
+    pclass: number, refl: number, data: number, retrans: number, gap: number, rtt: number,
+  ): void {
+    const h = this.hosts;
+    h.bytes[role]![id] = h.bytes[role]![id]! + len;
+    h.packets[role]![id] = h.packets[role]![id]! + 1;
+    h.syn[role]![id] = h.syn[role]![id]! + isSyn;
+    h.synAck[role]![id] = h.synAck[role]![id]! + isSynAck;
+    h.rst[role]![id] = h.rst[role]![id]! + isRst;
+    h.fin[role]![id] = h.fin[role]![id]! + isFin;
+    h.newFlows[role]![id] = h.newFlows[role]![id]! + newFlow;
+    if (pclass < PROTO_CLASSES) {
+      const pc = id * PROTO_CLASSES + pclass;
+      h.protoPackets[role]![pc] = h.protoPackets[role]![pc]! + 1;
+      h.protoBytes[role]![pc] = h.protoBytes[role]![pc]! + len;
+    }
+    if (refl >= 0) h.reflectorBytes[role]!.add(id, refl, len);
+    if (data !== 0 || retrans !== 0 || gap !== 0) {
+      h.dataSegments[role]![id] = h.dataSegments[role]![id]! + data;
+      h.retransmissions[role]![id] = h.retransmissions[role]![id]! + retrans;
+      h.outOfOrder[role]![id] = h.outOfOrder[role]![id]! + gap;
+    }
+    if (rtt >= 0) { h.rttSum[role]![id] = h.rttSum[role]![id]! + rtt; h.rttCount[role]![id] = h.rttCount[role]![id]! + 1; }
   }
 
   /** Closes windows until `timeMs` falls in the open one (opening the first window if none is). */
@@ -365,21 +633,67 @@ export class FlowAggregator {
     this.flows.clearWindow();
     this.hosts.clear();
     this.ifBytes = this.ifPackets = this.ifSyn = this.ifSynAck = this.ifNewFlows = this.ifPortCount = 0;
+    this.ifRst = this.ifFin = this.ifDataSegments = this.ifRetransmissions = this.ifOutOfOrder = this.ifRttSum = this.ifRttCount = 0;
     this.ifPorts.fill(0);
+    this.ifProtoPackets.fill(0);
+    this.ifProtoBytes.fill(0);
+    this.ifReflectorBytes.fill(0);
   }
 
-  private metrics(bytes: number, packets: number, syn: number, synAck: number, newFlows: number, ports: number, peers: number): Metrics {
+  /** The metrics every scope carries. */
+  private metrics(
+    bytes: number, packets: number, syn: number, synAck: number, newFlows: number, ports: number, peers: number,
+    rst: number, fin: number, dataSegments: number, retransmissions: number, outOfOrder: number,
+  ): Metrics {
+    const sec = this.windowSeconds;
     return {
       bytes,
       packets,
-      bitsPerSecond: (bytes * 8) / this.windowSeconds,
-      packetsPerSecond: packets / this.windowSeconds,
+      bitsPerSecond: (bytes * 8) / sec,
+      packetsPerSecond: packets / sec,
       synCount: syn,
       synAckCount: synAck,
+      rstCount: rst,
+      finCount: fin,
       newFlows,
+      newFlowsPerSecond: newFlows / sec,
       distinctDstPorts: ports,
       distinctPeers: peers,
+      tcpRetransmissions: retransmissions,
+      tcpOutOfOrder: outOfOrder,
+      packetLossPercent: dataSegments > 0 ? (retransmissions / dataSegments) * 100 : 0,
     };
+  }
+
+  /** Adds the host/interface-only metrics: protocol mix, reflector bytes, mean handshake RTT. */
+  private mixMetrics(
+    m: Metrics, packets: number, bytes: number, protoPackets: Uint32Array, protoBytes: Float64Array, pOff: number,
+    reflector: Float64Array, rOff: number, rttSum: number, rttCount: number,
+  ): void {
+    const tp = protoPackets[pOff + PROTO_CLASS.TCP]!, up = protoPackets[pOff + PROTO_CLASS.UDP]!, ip = protoPackets[pOff + PROTO_CLASS.ICMP]!;
+    const tb = protoBytes[pOff + PROTO_CLASS.TCP]!, ub = protoBytes[pOff + PROTO_CLASS.UDP]!, ib = protoBytes[pOff + PROTO_CLASS.ICMP]!;
+    const pp = (n: number): number => (packets > 0 ? (n / packets) * 100 : 0);
+    const bp = (n: number): number => (bytes > 0 ? (n / bytes) * 100 : 0);
+    m.tcpPacketsPercent = pp(tp);
+    m.udpPacketsPercent = pp(up);
+    m.icmpPacketsPercent = pp(ip);
+    m.otherPacketsPercent = pp(packets - tp - up - ip);
+    m.tcpBytesPercent = bp(tb);
+    m.udpBytesPercent = bp(ub);
+    m.icmpBytesPercent = bp(ib);
+    m.otherBytesPercent = bp(bytes - tb - ub - ib);
+    let total = 0;
+    if (rOff >= 0) for (let k = 0; k < REFLECTOR_PORTS.length; k++) total += reflector[rOff + k]!;
+    m.udpReflectorBytes = total;
+    // per port only when there is any (absent = 0): a flood's many host records stay small
+    if (total > 0) for (let k = 0; k < REFLECTOR_PORTS.length; k++) m[`udpReflectorBytes${REFLECTOR_PORTS[k]}`] = reflector[rOff + k]!;
+    m.handshakes = rttCount;
+    if (rttCount > 0) m.handshakeRttMs = rttSum / rttCount;
+  }
+
+  /** Idle timeout in force: the emergency one while the flow table is in emergency mode. */
+  private idleTimeoutMs(): number {
+    return this.flows.emergency ? Math.min(this.options.emergencyIdleTimeoutMs, this.options.flowIdleTimeoutMs) : this.options.flowIdleTimeoutMs;
   }
 
   private closeWindow(final: boolean): WindowMessage {
@@ -390,10 +704,10 @@ export class FlowAggregator {
     const ifName = this.options.interfaceName ?? baseName(this.source);
 
     if (this.emit.interface) {
-      records.push({
-        scope: 'interface', key: `iface ${ifName}`, windowStart: start, windowEnd: end,
-        metrics: this.metrics(this.ifBytes, this.ifPackets, this.ifSyn, this.ifSynAck, this.ifNewFlows, this.ifPortCount, hosts.size),
-      });
+      const m = this.metrics(this.ifBytes, this.ifPackets, this.ifSyn, this.ifSynAck, this.ifNewFlows, this.ifPortCount, hosts.size,
+        this.ifRst, this.ifFin, this.ifDataSegments, this.ifRetransmissions, this.ifOutOfOrder);
+      this.mixMetrics(m, this.ifPackets, this.ifBytes, this.ifProtoPackets, this.ifProtoBytes, 0, this.ifReflectorBytes, 0, this.ifRttSum, this.ifRttCount);
+      records.push({ scope: 'interface', key: `iface ${ifName}`, windowStart: start, windowEnd: end, metrics: m });
     }
     const addressCache: string[] = [];
     const address = (id: number): string => (addressCache[id] ??= formatAddress(addrBytes, id * 16));
@@ -404,10 +718,16 @@ export class FlowAggregator {
       for (let k = 0; k < hosts.roleCount[role]!; k++) {
         const id = order[k]!;
         const ip = address(id);
+        const bytes = hosts.bytes[role]![id]!, packets = hosts.packets[role]![id]!;
+        const m = this.metrics(bytes, packets, hosts.syn[role]![id]!, hosts.synAck[role]![id]!,
+          hosts.newFlows[role]![id]!, hosts.dstPorts[role]!.count(id), hosts.peers[role]!.count(id),
+          hosts.rst[role]![id]!, hosts.fin[role]![id]!, hosts.dataSegments[role]![id]!, hosts.retransmissions[role]![id]!, hosts.outOfOrder[role]![id]!);
+        const refl = hosts.reflectorBytes[role]!;
+        const row = refl.rowOf[id]!;
+        this.mixMetrics(m, packets, bytes, hosts.protoPackets[role]!, hosts.protoBytes[role]!, id * PROTO_CLASSES,
+          refl.pool, row < 0 ? -1 : row * REFLECTOR_PORTS.length, hosts.rttSum[role]![id]!, hosts.rttCount[role]![id]!);
         const rec: TrafficRecord = {
-          scope, key: `${role === ROLE_SRC ? 'src' : 'dst'} ${ip}`, windowStart: start, windowEnd: end,
-          metrics: this.metrics(hosts.bytes[role]![id]!, hosts.packets[role]![id]!, hosts.syn[role]![id]!, hosts.synAck[role]![id]!,
-            hosts.newFlows[role]![id]!, hosts.dstPorts[role]!.count(id), hosts.peers[role]!.count(id)),
+          scope, key: `${role === ROLE_SRC ? 'src' : 'dst'} ${ip}`, windowStart: start, windowEnd: end, metrics: m,
         };
         if (role === ROLE_SRC) {
           rec.srcIp = ip;
@@ -422,17 +742,40 @@ export class FlowAggregator {
         } else {
           rec.dstIp = ip;
         }
+        if (this.internal.length > 0) rec.direction = this.isInternal(addrBytes, id * 16) ? 'internal' : 'external';
         records.push(rec);
       }
     }
-    if (this.emit.flow) {
-      const flows = this.flows;
-      const flowBytes = new Uint8Array(flows.addrWords.buffer, flows.addrWords.byteOffset, flows.addrWords.byteLength);
-      for (let k = 0; k < flows.activeCount; k++) {
-        const slot = flows.active[k]!;
-        records.push(this.flowRecord(slot, flowBytes, start, end));
+
+    // flows: records of the active ones, end reports (FIN/RST, idle, end of capture) and active-timeout reports
+    const flows = this.flows;
+    const idleCutoff = final ? Infinity : end - this.idleTimeoutMs();
+    const activeTimeout = this.options.flowActiveTimeoutMs;
+    let ended = 0;
+    const flowBytes = new Uint8Array(flows.addrWords.buffer, flows.addrWords.byteOffset, flows.addrWords.byteLength);
+    for (let k = 0; k < flows.activeCount; k++) {
+      const slot = flows.active[k]!;
+      const reason = this.flowEndReason(slot, end, idleCutoff, final, activeTimeout);
+      if (reason !== undefined && reason !== 'active') ended++;
+      if (this.emit.flow) {
+        const rec = this.flowRecord(slot, flowBytes, start, end);
+        if (reason !== undefined) rec.flowEnd = this.flowEndReport(slot, reason);
+        records.push(rec);
       }
     }
+    // flows without packets in this window that end now (idle, or end of capture): one report each
+    for (let slot = flows.oldest; slot !== -1; slot = flows.newerThan(slot)) {
+      if (flows.lastSeenMs[slot]! >= idleCutoff) break; // recency order: every later flow is newer
+      if (flows.activePos[slot] !== -1) continue;
+      const reason = this.flowEndReason(slot, end, idleCutoff, final, activeTimeout);
+      if (reason === undefined || reason === 'active') continue;
+      ended++;
+      if (!this.emit.flow) continue; // a flood can end 100k flows at once: no report objects unless emitted
+      const rec = this.flowRecord(slot, flowBytes, start, end);
+      rec.flowEnd = this.flowEndReport(slot, reason);
+      records.push(rec);
+    }
+    this.stats.flowsEnded = (this.stats.flowsEnded ?? 0) + ended;
 
     this.stats.windows++;
     const msg: WindowMessage = {
@@ -449,8 +792,44 @@ export class FlowAggregator {
     };
     this.gapBeforeMs = 0;
     this.clearWindow();
-    if (this.options.flowIdleTimeoutMs >= 0) this.flows.expireIdle(end - this.options.flowIdleTimeoutMs);
+    if (!final) {
+      flows.expireIdle(idleCutoff);
+      if (flows.emergency && flows.size * 100 <= flows.maxFlows * (100 - this.options.emergencyRecoveryPercent)) flows.emergency = false;
+    }
     return msg;
+  }
+
+  /**
+   * Why a flow is reported at the close of the window ending at `end`, if it is: FIN/RST seen (once),
+   * idle past `idleCutoff`, end of capture, or (not an end) an active-timeout report. Marks the flow
+   * so that an end is not reported twice. Allocation-free.
+   */
+  private flowEndReason(slot: number, end: number, idleCutoff: number, final: boolean, activeTimeout: number): FlowEnd['reason'] | undefined {
+    const f = this.flows;
+    const st = f.state[slot]!;
+    let reason: FlowEnd['reason'] | undefined;
+    if ((st & FLOW_STATE.END_REPORTED) === 0) {
+      if ((st & FLOW_STATE.RST) !== 0) reason = 'rst';
+      else if ((st & FLOW_STATE.FIN) !== 0) reason = 'fin';
+      else if (final) reason = 'end-of-capture';
+      else if (f.lastSeenMs[slot]! < idleCutoff) reason = 'idle';
+    }
+    if (reason !== undefined) f.state[slot] = st | FLOW_STATE.END_REPORTED;
+    else if (activeTimeout > 0 && (st & FLOW_STATE.END_REPORTED) === 0 && end - f.reportedUntilMs[slot]! >= activeTimeout) {
+      reason = 'active';
+      f.reportedUntilMs[slot] = end;
+    }
+    return reason;
+  }
+
+  /** The {@link FlowEnd} report of a flow for `reason`. */
+  private flowEndReport(slot: number, reason: FlowEnd['reason']): FlowEnd {
+    const f = this.flows;
+    const first = f.firstSeenMs[slot]!, last = f.lastSeenMs[slot]!;
+    return {
+      reason, ended: reason !== 'active', firstSeen: first, lastSeen: last, durationMs: last - first,
+      bytes: f.totalBytes[slot]!, packets: f.totalPackets[slot]!,
+    };
   }
 
   private flowRecord(slot: number, bytes: Uint8Array, start: number, end: number): TrafficRecord {
@@ -462,9 +841,21 @@ export class FlowAggregator {
     const dstIp = formatAddress(bytes, slot * 32 + 16);
     const name = protocolName(proto);
     let key: string;
-    const m = this.metrics(f.winBytes[slot]!, f.winPackets[slot]!, f.winSyn[slot]!, f.winSynAck[slot]!, f.winNew[slot]!, 1, 1);
+    const c = f.winCounts, o = slot * WIN_WIDTH;
+    const m = this.metrics(f.winBytes[slot]!, c[o + WIN.PACKETS]!, c[o + WIN.SYN]!, c[o + WIN.SYNACK]!, (f.winFlags[slot]! & WIN_FLAG.NEW) !== 0 ? 1 : 0, 1, 1,
+      c[o + WIN.RST]!, c[o + WIN.FIN]!, c[o + WIN.DATA]!, c[o + WIN.RETRANS]!, c[o + WIN.GAP]!);
     m.flowDurationMs = f.lastSeenMs[slot]! - f.firstSeenMs[slot]!;
+    m.flowIdleMs = Math.max(0, end - f.lastSeenMs[slot]!);
+    if ((f.state[slot]! & FLOW_STATE.HANDSHAKE_DONE) !== 0) {
+      m.synToSynAckMs = f.synToSynAckMs[slot]!;
+      m.synAckToAckMs = f.synAckToAckMs[slot]!;
+      m.handshakeRttMs = f.synToSynAckMs[slot]! + f.synAckToAckMs[slot]!;
+    }
     const rec: TrafficRecord = { scope: 'flow', key: '', windowStart: start, windowEnd: end, srcIp, dstIp, metrics: m };
+    if (this.internal.length > 0) {
+      const si = this.isInternal(bytes, slot * 32), di = this.isInternal(bytes, slot * 32 + 16);
+      rec.direction = si ? (di ? 'internal' : 'outbound') : (di ? 'inbound' : 'external');
+    }
     if (proto === IPPROTO.TCP || proto === IPPROTO.UDP) {
       const s = srcIp.includes(':') ? `[${srcIp}]` : srcIp;
       const d = dstIp.includes(':') ? `[${dstIp}]` : dstIp;

@@ -66,6 +66,55 @@ function grownFloat64(a: Float64Array, n: number): Float64Array { const b = new 
 function grownUint32(a: Uint32Array, n: number): Uint32Array { const b = new Uint32Array(n); b.set(a); return b; }
 function grownUint8(a: Uint8Array, n: number): Uint8Array { const b = new Uint8Array(n); b.set(a); return b; }
 
+/** Bits of {@link FlowTable.state}. */
+export const FLOW_STATE = {
+  /** {@link FlowTable.seqEnd} holds a sequence end seen in this direction. */
+  SEQ_VALID: 0x01,
+  /** A FIN was seen in this direction (the sender has finished, RFC 9293 §3.6). */
+  FIN: 0x02,
+  /** A RST was seen in this direction (RFC 9293 §3.5.2). */
+  RST: 0x04,
+  /** The flow's end (FIN/RST) was reported; it is not reported again. */
+  END_REPORTED: 0x08,
+  /** The handshake RTT of this (client) flow was measured ({@link FlowTable.synAckToAckMs} valid). */
+  HANDSHAKE_DONE: 0x10,
+  /** A SYN was seen in this direction ({@link FlowTable.synTimeMs} valid). */
+  SYN_SEEN: 0x20,
+  /** The peer's SYN-ACK to this flow's SYN was seen ({@link FlowTable.synAckTimeMs}, {@link FlowTable.synToSynAckMs} valid). */
+  SYNACK_SEEN: 0x40,
+  /** {@link FlowTable.tcpHeaderMin} is valid. */
+  HEADER_KNOWN: 0x80,
+} as const;
+
+/** Columns of a row of {@link FlowTable.winCounts}. */
+export const WIN = {
+  /** Packets in the window. */
+  PACKETS: 0,
+  /** SYN-without-ACK segments. */
+  SYN: 1,
+  /** SYN+ACK segments. */
+  SYNACK: 2,
+  /** Segments with RST set. */
+  RST: 3,
+  /** Segments with FIN set. */
+  FIN: 4,
+  /** TCP segments carrying data (the denominator of the loss estimate). */
+  DATA: 5,
+  /** TCP data segments starting below the highest sequence end seen (retransmissions). */
+  RETRANS: 6,
+  /** TCP data segments starting beyond the highest sequence end (a gap: reordered or lost before the capture point). */
+  GAP: 7,
+} as const;
+/** Row width of {@link FlowTable.winCounts}. */
+export const WIN_WIDTH = 8;
+/** Bits of {@link FlowTable.winFlags}. */
+export const WIN_FLAG = {
+  /** The flow was created in the current window. */
+  NEW: 0x01,
+  /** The flow's handshake completed (its SYN-ACK → ACK was seen) in the current window. */
+  HANDSHAKE: 0x02,
+} as const;
+
 /** Initial number of entries of a table (it grows by doubling up to its cap). */
 const INITIAL_CAPACITY = 1024;
 
@@ -86,8 +135,12 @@ const INITIAL_CAPACITY = 1024;
  * flow that keeps sending survives a flood of one-packet spoofed flows, which only evict each
  * other. A dropped flow that had packets in the current window gets no flow record for that window
  * (its packets still count on its hosts and on the interface); if it comes back it is a new flow.
- * Every eviction is counted in {@link evictions}. Idle expiry ({@link expireIdle}) walks the same
- * list from the head. Both are O(1) per flow.
+ * Every eviction is counted in {@link evictions}; the first one sets {@link emergency} (the aggregator
+ * then applies its shorter emergency idle timeout and clears the flag once the table has drained).
+ * Idle expiry ({@link expireIdle}) walks the same list from the head. Both are O(1) per flow.
+ *
+ * Besides the key and times, each flow keeps its totals and, for TCP, the state of its sequence
+ * space and handshake (see `FLOW_STATE`): about 200 bytes per flow in typed arrays, nothing per packet.
  */
 export class FlowTable {
   /** Cap on tracked flows. */
@@ -129,16 +182,45 @@ export class FlowTable {
   // window accumulators
   /** Bytes (wire length) in the current window. */
   winBytes: Float64Array;
-  /** Packets in the current window. */
-  winPackets: Float64Array;
-  /** SYN-without-ACK segments in the current window. */
-  winSyn: Uint32Array;
-  /** SYN+ACK segments in the current window. */
-  winSynAck: Uint32Array;
-  /** 1 when the flow was created in the current window. */
-  winNew: Uint8Array;
+  /**
+   * Counters of the current window, row-wise: {@link WIN_WIDTH} per slot at `slot * WIN_WIDTH + WIN.X`
+   * (one 32-byte row, so that a packet touches one cache line for all of them).
+   */
+  winCounts: Uint32Array;
+  /** Bit set of `WIN_FLAG` for the current window. */
+  winFlags: Uint8Array;
   /** Index of the slot in {@link active}, or -1 when it has no packets in the current window. */
   activePos: Int32Array;
+  /** Bytes (wire length) since the flow was first tracked (set by the caller after {@link findOrInsert}). */
+  totalBytes: Float64Array;
+  /** Packets since the flow was first tracked. */
+  totalPackets: Float64Array;
+  /**
+   * TCP: highest sequence end seen in this direction, modulo 2^32 (RFC 9293 §3.4: seq + data length,
+   * + 1 for SYN and for FIN), from the lower bound of each segment's data length (see `FlowAggregator`
+   * on how the data length is bounded).
+   */
+  seqEnd: Uint32Array;
+  /** TCP: the same from the upper bound of each segment's data length (IP payload − 20). */
+  seqEndHigh: Uint32Array;
+  /** TCP: smallest IP payload of a non-SYN segment in this direction, clamped to 20…60 (the header length of a pure ACK); 0 until seen. */
+  tcpHeaderMin: Uint8Array;
+  /** Bit set of `FLOW_STATE`. */
+  state: Uint8Array;
+  /** TCP client flow: packet time of its first SYN, epoch ms (valid under `FLOW_STATE.SYN_SEEN`). */
+  synTimeMs: Float64Array;
+  /** TCP client flow: packet time of the peer's SYN-ACK that answered its SYN, epoch ms (valid under `FLOW_STATE.SYNACK_SEEN`). */
+  synAckTimeMs: Float64Array;
+  /** TCP client flow: SYN → SYN-ACK as seen at the capture point, ms (the server side of the handshake RTT; valid under `FLOW_STATE.SYNACK_SEEN`). */
+  synToSynAckMs: Float64Array;
+  /** TCP client flow: SYN-ACK → ACK as seen at the capture point, ms (the client side of the handshake RTT; valid under `FLOW_STATE.HANDSHAKE_DONE`). */
+  synAckToAckMs: Float64Array;
+  /** Packet time up to which the flow's totals were last reported (first packet time, then each active-timeout report), epoch ms. */
+  reportedUntilMs: Float64Array;
+  /** True while the table is in emergency mode (set on the first eviction; the aggregator clears it, see {@link FlowAggregator}). */
+  emergency = false;
+  /** Times the table entered emergency mode (cumulative). */
+  emergencyEntries = 0;
   private readonly seed: number;
 
   /** @param maxFlows cap on tracked flows, an integer ≥ 1. */
@@ -158,13 +240,44 @@ export class FlowTable {
     this.firstSeenMs = new Float64Array(n);
     this.lastSeenMs = new Float64Array(n);
     this.winBytes = new Float64Array(n);
-    this.winPackets = new Float64Array(n);
-    this.winSyn = new Uint32Array(n);
-    this.winSynAck = new Uint32Array(n);
-    this.winNew = new Uint8Array(n);
+    this.winCounts = new Uint32Array(n * WIN_WIDTH);
+    this.winFlags = new Uint8Array(n);
     this.activePos = new Int32Array(n).fill(NONE);
     this.active = new Int32Array(n);
+    this.totalBytes = new Float64Array(n);
+    this.totalPackets = new Float64Array(n);
+    this.seqEnd = new Uint32Array(n);
+    this.seqEndHigh = new Uint32Array(n);
+    this.tcpHeaderMin = new Uint8Array(n);
+    this.state = new Uint8Array(n);
+    this.synTimeMs = new Float64Array(n);
+    this.synAckTimeMs = new Float64Array(n);
+    this.synToSynAckMs = new Float64Array(n);
+    this.synAckToAckMs = new Float64Array(n);
+    this.reportedUntilMs = new Float64Array(n);
     this.capacity = n;
+  }
+
+  /**
+   * Returns the slot of a tracked flow, or -1; does not touch recency or the window. Used for the
+   * reverse direction of a TCP handshake (a SYN-ACK looks up the SYN's flow).
+   */
+  find(
+    srcWords: Int32Array, s: number, dstWords: Int32Array, d: number,
+    srcPort: number, dstPort: number, protocol: number, hash: number,
+  ): number {
+    const portsKey = ((srcPort << 16) | dstPort) >>> 0;
+    const aw = this.addrWords;
+    let slot = this.buckets[hash & (this.buckets.length - 1)]!;
+    while (slot !== NONE) {
+      if (this.hash[slot] === hash && this.ports[slot] === portsKey && this.protocol[slot] === protocol) {
+        const o = slot * 8;
+        if (aw[o] === srcWords[s] && aw[o + 1] === srcWords[s + 1] && aw[o + 2] === srcWords[s + 2] && aw[o + 3] === srcWords[s + 3]
+          && aw[o + 4] === dstWords[d] && aw[o + 5] === dstWords[d + 1] && aw[o + 6] === dstWords[d + 2] && aw[o + 7] === dstWords[d + 3]) return slot;
+      }
+      slot = this.chain[slot]!;
+    }
+    return NONE;
   }
 
   /** Hash of a 5-tuple given the hashes of its two addresses. */
@@ -224,13 +337,16 @@ export class FlowTable {
       this.appendToTail(slot);
       this.firstSeenMs[slot] = timeMs;
       this.lastSeenMs[slot] = timeMs;
+      // the other per-flow columns are valid only under their FLOW_STATE bit; the caller sets the totals
+      this.reportedUntilMs[slot] = timeMs;
+      this.state[slot] = 0;
       this.size++;
       this.lastWasNew = true;
     }
     if (this.activePos[slot] === NONE) {
       this.activePos[slot] = this.activeCount;
       this.active[this.activeCount++] = slot;
-      this.winNew[slot] = this.lastWasNew ? 1 : 0;
+      this.winFlags[slot] = this.lastWasNew ? WIN_FLAG.NEW : 0;
     }
     return slot;
   }
@@ -239,15 +355,24 @@ export class FlowTable {
   clearWindow(): void {
     for (let i = 0; i < this.activeCount; i++) {
       const slot = this.active[i]!;
-      this.winBytes[slot] = 0;
-      this.winPackets[slot] = 0;
-      this.winSyn[slot] = 0;
-      this.winSynAck[slot] = 0;
-      this.winNew[slot] = 0;
+      this.clearWindowOf(slot);
       this.activePos[slot] = NONE;
     }
     this.activeCount = 0;
   }
+
+  private clearWindowOf(slot: number): void {
+    this.winBytes[slot] = 0;
+    this.winFlags[slot] = 0;
+    const o = slot * WIN_WIDTH, c = this.winCounts;
+    c[o] = 0; c[o + 1] = 0; c[o + 2] = 0; c[o + 3] = 0; c[o + 4] = 0; c[o + 5] = 0; c[o + 6] = 0; c[o + 7] = 0;
+  }
+
+  /** Least recently seen flow (the head of the recency list), or -1 when empty. */
+  get oldest(): number { return this.head; }
+
+  /** The flow seen after `slot` in recency order, or -1. */
+  newerThan(slot: number): number { return this.next[slot]!; }
 
   /**
    * Forgets flows last seen before `cutoffMs` (packet time), walking from the least recently seen.
@@ -282,6 +407,7 @@ export class FlowTable {
       const victim = this.head;
       this.remove(victim);
       this.evictions++;
+      if (!this.emergency) { this.emergency = true; this.emergencyEntries++; }
     }
     if (this.freeCount > 0) return this.free[--this.freeCount]!;
     if (this.used === this.capacity) this.grow();
@@ -306,12 +432,9 @@ export class FlowTable {
       this.active[pos] = last;
       this.activePos[last] = pos;
       this.activePos[slot] = NONE;
+      // window columns are non-zero only on active slots (clearWindow zeroes the others at each close)
+      this.clearWindowOf(slot);
     }
-    this.winBytes[slot] = 0;
-    this.winPackets[slot] = 0;
-    this.winSyn[slot] = 0;
-    this.winSynAck[slot] = 0;
-    this.winNew[slot] = 0;
     this.free[this.freeCount++] = slot;
     this.size--;
   }
@@ -349,12 +472,21 @@ export class FlowTable {
     this.firstSeenMs = grownFloat64(this.firstSeenMs, n);
     this.lastSeenMs = grownFloat64(this.lastSeenMs, n);
     this.winBytes = grownFloat64(this.winBytes, n);
-    this.winPackets = grownFloat64(this.winPackets, n);
-    this.winSyn = grownUint32(this.winSyn, n);
-    this.winSynAck = grownUint32(this.winSynAck, n);
-    this.winNew = grownUint8(this.winNew, n);
+    this.winCounts = grownUint32(this.winCounts, n * WIN_WIDTH);
+    this.winFlags = grownUint8(this.winFlags, n);
     this.activePos = grownInt32(this.activePos, n, NONE);
     this.active = grownInt32(this.active, n, 0);
+    this.totalBytes = grownFloat64(this.totalBytes, n);
+    this.totalPackets = grownFloat64(this.totalPackets, n);
+    this.seqEnd = grownUint32(this.seqEnd, n);
+    this.seqEndHigh = grownUint32(this.seqEndHigh, n);
+    this.tcpHeaderMin = grownUint8(this.tcpHeaderMin, n);
+    this.state = grownUint8(this.state, n);
+    this.synTimeMs = grownFloat64(this.synTimeMs, n);
+    this.synAckTimeMs = grownFloat64(this.synAckTimeMs, n);
+    this.synToSynAckMs = grownFloat64(this.synToSynAckMs, n);
+    this.synAckToAckMs = grownFloat64(this.synAckToAckMs, n);
+    this.reportedUntilMs = grownFloat64(this.reportedUntilMs, n);
     this.capacity = n;
     // rehash every slot in use into larger buckets
     this.buckets = new Int32Array(pow2AtLeast(n * 2)).fill(NONE);
@@ -371,6 +503,66 @@ export class FlowTable {
 // ---------------------------------------------------------------------------------------------
 // Host table (one window)
 // ---------------------------------------------------------------------------------------------
+
+/** Protocol classes of the protocol mix. TCP, UDP and ICMP (with ICMPv6) are counted; OTHER is the rest (total − the three). */
+export const PROTO_CLASS = { TCP: 0, UDP: 1, ICMP: 2, OTHER: 3 } as const;
+/** Number of counted protocol classes per host (TCP, UDP, ICMP; OTHER is derived). */
+export const PROTO_CLASSES = 3;
+
+/**
+ * Rows of `width` numbers for a few of many ids, allocated on first use: most hosts never receive
+ * UDP from a reflector port, so a dense column per port would cost 8 bytes × ports for every host.
+ * Allocation-free except when the pool grows (doubling).
+ */
+export class SparseRows {
+  /** Row of each id, -1 when it has none. */
+  rowOf: Int32Array;
+  /** The rows, `width` numbers each. */
+  pool: Float64Array;
+  rows = 0;
+
+  constructor(n: number, readonly width: number) {
+    this.rowOf = new Int32Array(n).fill(NONE);
+    this.pool = new Float64Array(16 * width);
+  }
+
+  /** Adds `value` to column `col` of the row of `id`. */
+  add(id: number, col: number, value: number): void {
+    let row = this.rowOf[id]!;
+    if (row === NONE) {
+      row = this.rows++;
+      if (row * this.width >= this.pool.length) this.pool = grownFloat64(this.pool, this.pool.length * 2);
+      this.rowOf[id] = row;
+    }
+    const k = row * this.width + col;
+    this.pool[k] = this.pool[k]! + value;
+  }
+
+  grow(n: number): void { this.rowOf = grownInt32(this.rowOf, n, NONE); }
+
+  /** Resets ids `0 … used-1`. */
+  clear(used: number): void {
+    this.rowOf.fill(NONE, 0, used);
+    this.pool.fill(0, 0, this.rows * this.width);
+    this.rows = 0;
+  }
+}
+
+/**
+ * UDP source ports of well-known amplification reflectors, in metric order: DNS 53, NTP 123,
+ * SNMP 161, CLDAP 389, SSDP 1900, memcached 11211, chargen 19, IPsec IKE NAT-T 4500, WS-Discovery
+ * 3702, DVR DHCPDiscover 37810. Sources: CISA alert TA14-017A "UDP-Based Amplification Attacks"
+ * (ports and amplification factors), Rossow, "Amplification Hell", NDSS 2014. Metric names are
+ * `udpReflectorBytes<port>`.
+ */
+export const REFLECTOR_PORTS: readonly number[] = Object.freeze([53, 123, 161, 389, 1900, 11211, 19, 4500, 3702, 37810]);
+
+/** UDP port → index in {@link REFLECTOR_PORTS}, or -1 (a 64 KiB lookup so the packet path does no search). */
+export const REFLECTOR_INDEX: Int8Array = (() => {
+  const a = new Int8Array(65_536).fill(-1);
+  REFLECTOR_PORTS.forEach((p, i) => { a[p] = i; });
+  return a;
+})();
 
 /** Role index of a host: what it sent. */
 export const ROLE_SRC = 0;
@@ -474,6 +666,26 @@ export class HostTable {
   synDstPorts: DistinctColumn;
   /** Source role only: destination host ids that received a SYN. */
   synDstHosts: DistinctColumn;
+  /** TCP segments with RST set, per role. */
+  rst: [Uint32Array, Uint32Array];
+  /** TCP segments with FIN set, per role. */
+  fin: [Uint32Array, Uint32Array];
+  /** TCP segments carrying payload, per role. */
+  dataSegments: [Uint32Array, Uint32Array];
+  /** TCP retransmissions (see {@link FlowTable.winRetransmissions}), per role. */
+  retransmissions: [Uint32Array, Uint32Array];
+  /** TCP out-of-order / gap segments (see {@link FlowTable.winOutOfOrder}), per role. */
+  outOfOrder: [Uint32Array, Uint32Array];
+  /** Sum of handshake RTTs (ms) completed in the window, per role (client = src, server = dst). */
+  rttSum: [Float64Array, Float64Array];
+  /** Handshakes completed in the window, per role. */
+  rttCount: [Uint32Array, Uint32Array];
+  /** Packets per counted protocol class ({@link PROTO_CLASS} TCP, UDP, ICMP), `PROTO_CLASSES` entries per host, per role. */
+  protoPackets: [Uint32Array, Uint32Array];
+  /** Bytes per counted protocol class, `PROTO_CLASSES` entries per host, per role. */
+  protoBytes: [Float64Array, Float64Array];
+  /** UDP bytes per reflector source port ({@link REFLECTOR_PORTS} order), rows only for hosts that have any, per role. */
+  reflectorBytes: [SparseRows, SparseRows];
 
   /**
    * @param maxHostsPerRole cap of records per role, integer ≥ 1
@@ -501,6 +713,17 @@ export class HostTable {
     this.peers = [new DistinctColumn(n, unbounded), new DistinctColumn(n, unbounded)];
     this.synDstPorts = new DistinctColumn(n, maxScanPorts);
     this.synDstHosts = new DistinctColumn(n, unbounded);
+    this.rst = [new Uint32Array(n), new Uint32Array(n)];
+    this.fin = [new Uint32Array(n), new Uint32Array(n)];
+    this.dataSegments = [new Uint32Array(n), new Uint32Array(n)];
+    this.retransmissions = [new Uint32Array(n), new Uint32Array(n)];
+    this.outOfOrder = [new Uint32Array(n), new Uint32Array(n)];
+    this.rttSum = [new Float64Array(n), new Float64Array(n)];
+    this.rttCount = [new Uint32Array(n), new Uint32Array(n)];
+    this.protoPackets = [new Uint32Array(n * PROTO_CLASSES), new Uint32Array(n * PROTO_CLASSES)];
+    this.protoBytes = [new Float64Array(n * PROTO_CLASSES), new Float64Array(n * PROTO_CLASSES)];
+    const r = REFLECTOR_PORTS.length;
+    this.reflectorBytes = [new SparseRows(n, r), new SparseRows(n, r)];
   }
 
   /** Finds the host id of the address at `words[w … w+3]` (hash from {@link hashAddress} with {@link seed}); -1 if absent. */
@@ -545,6 +768,16 @@ export class HostTable {
       this.newFlows[r]!.fill(0, 0, used);
       this.dstPorts[r]!.clear(used);
       this.peers[r]!.clear(used);
+      this.rst[r]!.fill(0, 0, used);
+      this.fin[r]!.fill(0, 0, used);
+      this.dataSegments[r]!.fill(0, 0, used);
+      this.retransmissions[r]!.fill(0, 0, used);
+      this.outOfOrder[r]!.fill(0, 0, used);
+      this.rttSum[r]!.fill(0, 0, used);
+      this.rttCount[r]!.fill(0, 0, used);
+      this.protoPackets[r]!.fill(0, 0, used * PROTO_CLASSES);
+      this.protoBytes[r]!.fill(0, 0, used * PROTO_CLASSES);
+      this.reflectorBytes[r]!.clear(used);
     }
     this.synDstPorts.clear(used);
     this.synDstHosts.clear(used);
@@ -580,6 +813,16 @@ export class HostTable {
       this.newFlows[r] = grownUint32(this.newFlows[r]!, n);
       this.dstPorts[r]!.grow(n);
       this.peers[r]!.grow(n);
+      this.rst[r] = grownUint32(this.rst[r]!, n);
+      this.fin[r] = grownUint32(this.fin[r]!, n);
+      this.dataSegments[r] = grownUint32(this.dataSegments[r]!, n);
+      this.retransmissions[r] = grownUint32(this.retransmissions[r]!, n);
+      this.outOfOrder[r] = grownUint32(this.outOfOrder[r]!, n);
+      this.rttSum[r] = grownFloat64(this.rttSum[r]!, n);
+      this.rttCount[r] = grownUint32(this.rttCount[r]!, n);
+      this.protoPackets[r] = grownUint32(this.protoPackets[r]!, n * PROTO_CLASSES);
+      this.protoBytes[r] = grownFloat64(this.protoBytes[r]!, n * PROTO_CLASSES);
+      this.reflectorBytes[r]!.grow(n);
     }
     this.synDstPorts.grow(n);
     this.synDstHosts.grow(n);

@@ -23,8 +23,16 @@ interface FlowAggregatorNodeDef extends NodeDef {
   maxHostsPerWindow?: string | number;
   /** Flow idle timeout (s), default 60. */
   flowIdleTimeoutSeconds?: string | number;
+  /** Flow active timeout (s), default 1800; 0 = no interim reports. */
+  flowActiveTimeoutSeconds?: string | number;
+  /** Idle timeout in emergency mode (s), default 10. */
+  emergencyIdleTimeoutSeconds?: string | number;
+  /** Emergency recovery (%), default 30. */
+  emergencyRecoveryPercent?: string | number;
   /** Interface name in the interface record key; empty = base name of the batch source. */
   interfaceName?: string;
+  /** Internal networks: CIDR prefixes separated by commas, spaces or new lines; empty = no direction tagging. */
+  internalNetworks?: string;
   scopeInterface?: boolean;
   scopeDstHost?: boolean;
   scopeSrcHost?: boolean;
@@ -45,9 +53,15 @@ function optionsFromConfig(config: FlowAggregatorNodeDef): FlowAggregatorOptions
     maxFlows: configNumber(config.maxFlows, 100_000),
     maxHostsPerWindow: configNumber(config.maxHostsPerWindow, 50_000),
     flowIdleTimeoutMs: Math.round(configNumber(config.flowIdleTimeoutSeconds, 60) * 1000),
+    flowActiveTimeoutMs: Math.round(configNumber(config.flowActiveTimeoutSeconds, 1800) * 1000),
+    emergencyIdleTimeoutMs: Math.round(configNumber(config.emergencyIdleTimeoutSeconds, 10) * 1000),
+    emergencyRecoveryPercent: configNumber(config.emergencyRecoveryPercent, 30),
     scopes,
   };
   if (name !== '') options.interfaceName = name;
+  if (typeof config.internalNetworks === 'string' && config.internalNetworks.trim() !== '') {
+    options.internalNetworks = config.internalNetworks.split(/[\s,]+/).filter((c) => c !== '');
+  }
   return options;
 }
 
@@ -70,7 +84,9 @@ export = function (RED: NodeAPI): void {
 
     function showStatus(agg: FlowAggregator): void {
       const c = agg.counters;
-      if (c.flowEvictions > seenFlowEvictions) {
+      if (c.emergencyMode === 1) {
+        node.status(statusWarn(`emergency mode · ${compactNumber(c.flowEvictions)} flows evicted`));
+      } else if (c.flowEvictions > seenFlowEvictions) {
         node.status(statusWarn(`flow table full · ${compactNumber(c.flowEvictions)} evicted`));
       } else if (c.hostEvictions > seenHostEvictions) {
         node.status(statusWarn(`host cap hit · ${compactNumber(c.hostEvictions)} refused`));

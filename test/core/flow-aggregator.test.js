@@ -3,7 +3,7 @@ const { expect } = require('chai');
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
-const { FlowAggregator, resolveAggregatorOptions, baseName } = require('../../dist/core/flow-aggregator');
+const { FlowAggregator, resolveAggregatorOptions, baseName, parseCidr, inPrefix } = require('../../dist/core/flow-aggregator');
 const { SCOPES, PACKET_INFO, TCP_FLAG, IPPROTO, assertWindowMessage } = require('../../dist/core/contracts');
 
 // ------------------------------------------------------------------------------------------------
@@ -28,7 +28,8 @@ function addrBytes(text) {
 
 /**
  * Builds a PacketBatch from packet objects:
- * { t (ms), src, dst, proto = 6, sp = 0, dp = 0, flags = 0, len = 100, info = 0 }.
+ * { t (ms), src, dst, proto = 6, sp = 0, dp = 0, flags = 0, len = 100, info = 0, seq = 0, ack = 0,
+ *   plen = 0 (TCP data / UDP payload bytes), hdr = 20 (TCP header bytes) }.
  */
 function makeBatch(packets, { source = '/captures/test.pcap', seq = 0, clockMs, final = false } = {}) {
   const n = packets.length;
@@ -53,6 +54,10 @@ function makeBatch(packets, { source = '/captures/test.pcap', seq = 0, clockMs, 
     b.srcPort[i] = p.sp || 0;
     b.dstPort[i] = p.dp || 0;
     b.tcpFlags[i] = p.flags || 0;
+    b.tcpSeq[i] = p.seq || 0;
+    b.tcpAck[i] = p.ack || 0;
+    // the decoder's payloadLength is the IP payload: for TCP the header (hdr, default 20) plus the data (plen)
+    b.payloadLength[i] = b.protocol[i] === IPPROTO.TCP ? (p.hdr !== undefined ? p.hdr : 20) + (p.plen || 0) : (p.plen || 0);
     b.info[i] = p.info || 0;
   });
   return b;
@@ -404,7 +409,7 @@ describe('FlowAggregator (core)', function () {
       const agg = new FlowAggregator({ maxFlows: 100 });
       agg.ingest(makeBatch(floodPackets()));
       agg.reset();
-      expect(agg.counters).to.deep.equal({ packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 0 });
+      expect(agg.counters).to.deep.equal({ packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 0, emergencyMode: 0, emergencyEntries: 0, flowsEnded: 0 });
       expect(agg.flush()).to.deep.equal([]);
     });
   });
@@ -420,6 +425,319 @@ describe('FlowAggregator (core)', function () {
       expect(agg.counters).to.include({ packetsSeen: 1, packetsSkipped: 1 });
       const w = agg.flush()[0];
       expect(rec(w, 'iface test.pcap').metrics.packets).to.equal(1);
+    });
+  });
+
+  // ----------------------------------------------------------------------------------------------
+  // Issue 4: RST/FIN, protocol mix, reflector ports, new flows/s, idle time
+  // ----------------------------------------------------------------------------------------------
+  describe('more metrics (issue 4)', function () {
+    it('counts TCP RST and FIN segments on flows, hosts and the interface', function () {
+      const c = { src: '10.0.0.1', dst: '10.0.0.2', sp: 40000, dp: 80 };
+      const s = { src: '10.0.0.2', dst: '10.0.0.1', sp: 80, dp: 40000 };
+      const w = run(new FlowAggregator(), [
+        { ...c, t: T0 + 1, flags: TCP_FLAG.FIN | ACK },
+        { ...s, t: T0 + 2, flags: TCP_FLAG.FIN | ACK },
+        { ...c, t: T0 + 3, flags: ACK },
+        { ...c, t: T0 + 4, flags: TCP_FLAG.RST },
+        { ...s, t: T0 + 5, flags: TCP_FLAG.RST | ACK },
+        { src: '10.0.0.3', dst: '10.0.0.2', proto: IPPROTO.UDP, t: T0 + 6, sp: 1, dp: 2, flags: TCP_FLAG.RST }, // flags mean nothing on UDP
+      ])[0];
+      expect(rec(w, 'iface test.pcap').metrics).to.include({ rstCount: 2, finCount: 2 });
+      expect(rec(w, 'src 10.0.0.1').metrics).to.include({ rstCount: 1, finCount: 1 });
+      expect(rec(w, 'dst 10.0.0.1').metrics).to.include({ rstCount: 1, finCount: 1 });
+      expect(rec(w, 'dst 10.0.0.2').metrics).to.include({ rstCount: 1, finCount: 1 });
+      expect(rec(w, 'tcp 10.0.0.1:40000 > 10.0.0.2:80').metrics).to.include({ rstCount: 1, finCount: 1, packets: 3 });
+      expect(rec(w, 'src 10.0.0.3').metrics).to.include({ rstCount: 0, finCount: 0 });
+    });
+
+    it('gives the protocol mix as percent of packets and of bytes', function () {
+      // 2 TCP × 100 B, 1 UDP 300 B, 1 ICMP 400 B, 1 GRE 100 B: packets 40/20/20/20 %, bytes 20/30/40/10 %
+      const w = run(new FlowAggregator(), [
+        { t: T0 + 1, src: '10.0.0.1', dst: '10.0.0.2', sp: 1, dp: 2, len: 100 },
+        { t: T0 + 2, src: '10.0.0.1', dst: '10.0.0.2', sp: 1, dp: 2, len: 100 },
+        { t: T0 + 3, src: '10.0.0.1', dst: '10.0.0.2', proto: IPPROTO.UDP, sp: 3, dp: 4, len: 300 },
+        { t: T0 + 4, src: '10.0.0.1', dst: '10.0.0.2', proto: IPPROTO.ICMP, dp: 8 * 256, len: 400 },
+        { t: T0 + 5, src: '10.0.0.1', dst: '10.0.0.2', proto: 47, len: 100 },
+      ])[0];
+      const expected = {
+        tcpPacketsPercent: 40, udpPacketsPercent: 20, icmpPacketsPercent: 20, otherPacketsPercent: 20,
+        tcpBytesPercent: 20, udpBytesPercent: 30, icmpBytesPercent: 40, otherBytesPercent: 10,
+      };
+      for (const key of ['iface test.pcap', 'src 10.0.0.1', 'dst 10.0.0.2']) {
+        for (const [m, v] of Object.entries(expected)) expect(rec(w, key).metrics[m], `${key} ${m}`).to.be.closeTo(v, 1e-9);
+      }
+      // ICMPv6 is ICMP; an empty window is all zeros, not NaN
+      const w2 = run(new FlowAggregator(), [{ t: T0 + 1, src: 'fe80::1', dst: 'ff02::1', proto: IPPROTO.ICMPV6, dp: 135 * 256 }])[0];
+      expect(rec(w2, 'iface test.pcap').metrics).to.include({ icmpPacketsPercent: 100, icmpBytesPercent: 100 });
+      const agg = new FlowAggregator({ windowMs: 10000 });
+      const wins = run(agg, [{ t: T0 + 1, src: '10.0.0.1', dst: '10.0.0.2' }, { t: T0 + 25000, src: '10.0.0.1', dst: '10.0.0.2' }]);
+      expect(rec(wins[1], 'iface test.pcap').metrics).to.include({ packets: 0, tcpPacketsPercent: 0, tcpBytesPercent: 0 });
+    });
+
+    it('counts UDP bytes by well-known reflector source port; other ports and TCP are not counted', function () {
+      const victim = '10.10.10.10';
+      const w = run(new FlowAggregator(), [
+        { t: T0 + 1, src: '8.8.8.8', dst: victim, proto: IPPROTO.UDP, sp: 53, dp: 33000, len: 500 },
+        { t: T0 + 2, src: '8.8.4.4', dst: victim, proto: IPPROTO.UDP, sp: 53, dp: 33001, len: 700 },
+        { t: T0 + 3, src: '9.9.9.9', dst: victim, proto: IPPROTO.UDP, sp: 123, dp: 33002, len: 468 },
+        { t: T0 + 4, src: '9.9.9.8', dst: victim, proto: IPPROTO.UDP, sp: 11211, dp: 33003, len: 1400 },
+        { t: T0 + 5, src: '9.9.9.7', dst: victim, proto: IPPROTO.UDP, sp: 5353, dp: 5353, len: 900 }, // mDNS: not a listed reflector port
+        { t: T0 + 6, src: '9.9.9.6', dst: victim, proto: IPPROTO.TCP, sp: 53, dp: 33004, len: 800 }, // DNS over TCP: not UDP
+        { t: T0 + 7, src: '9.9.9.5', dst: victim, proto: IPPROTO.UDP, len: 600, info: PACKET_INFO.FRAGMENT }, // no ports
+      ])[0];
+      const m = rec(w, `dst ${victim}`).metrics;
+      expect(m).to.include({ udpReflectorBytes53: 1200, udpReflectorBytes123: 468, udpReflectorBytes11211: 1400, udpReflectorBytes: 3068 });
+      for (const p of [161, 389, 1900, 19, 4500, 3702, 37810]) expect(m[`udpReflectorBytes${p}`], String(p)).to.equal(0);
+      expect(rec(w, 'iface test.pcap').metrics.udpReflectorBytes).to.equal(3068);
+      expect(rec(w, 'src 8.8.8.8').metrics).to.include({ udpReflectorBytes53: 500, udpReflectorBytes: 500 });
+      // flat numbers only: every metric of every record is a finite number
+      for (const r of w.records) for (const v of Object.values(r.metrics)) expect(Number.isFinite(v)).to.equal(true);
+    });
+
+    it('gives newFlowsPerSecond per window second and flowIdleMs from the last packet to the window end', function () {
+      const w = run(new FlowAggregator({ windowMs: 10000 }), [
+        { t: T0 + 1000, src: '10.0.0.1', dst: '10.0.0.2', sp: 1, dp: 80 },
+        { t: T0 + 2000, src: '10.0.0.1', dst: '10.0.0.2', sp: 2, dp: 80 },
+        { t: T0 + 4000, src: '10.0.0.1', dst: '10.0.0.2', sp: 3, dp: 80 },
+        { t: T0 + 7500, src: '10.0.0.1', dst: '10.0.0.2', sp: 3, dp: 80 },
+      ])[0];
+      // 3 new flows in a 10 s window = 0.3 flow/s
+      expect(rec(w, 'iface test.pcap').metrics.newFlowsPerSecond).to.be.closeTo(0.3, 1e-12);
+      expect(rec(w, 'dst 10.0.0.2').metrics.newFlowsPerSecond).to.be.closeTo(0.3, 1e-12);
+      expect(rec(w, 'tcp 10.0.0.1:1 > 10.0.0.2:80').metrics.flowIdleMs).to.equal(9000);
+      expect(rec(w, 'tcp 10.0.0.1:3 > 10.0.0.2:80').metrics).to.include({ flowIdleMs: 2500, flowDurationMs: 3500 });
+    });
+  });
+
+  // ----------------------------------------------------------------------------------------------
+  // Issue 4: TCP sequence analysis and handshake RTT
+  // ----------------------------------------------------------------------------------------------
+  describe('TCP retransmissions, gaps, loss and handshake RTT', function () {
+    const c = { src: '10.0.0.1', dst: '10.0.0.2', sp: 40000, dp: 80 };
+    const s = { src: '10.0.0.2', dst: '10.0.0.1', sp: 80, dp: 40000 };
+
+    it('counts a segment below the highest end seen as a retransmission and one above the expected seq as a gap', function () {
+      const w = run(new FlowAggregator(), [
+        { ...c, t: T0 + 1, flags: SYN, seq: 999 }, // SYN takes 999; next expected 1000
+        { ...c, t: T0 + 2, flags: ACK, seq: 1000, plen: 100 }, // 1000–1099 in order
+        { ...c, t: T0 + 3, flags: ACK, seq: 1100, plen: 100 }, // 1100–1199 in order
+        { ...c, t: T0 + 4, flags: ACK, seq: 1100, plen: 100 }, // again: retransmission
+        { ...c, t: T0 + 5, flags: ACK, seq: 1400, plen: 100 }, // expected 1200: gap of 200 bytes
+        { ...c, t: T0 + 6, flags: ACK, seq: 1200, plen: 200 }, // fills the gap, below the highest end 1500: retransmission
+        { ...c, t: T0 + 7, flags: ACK, seq: 1500, plen: 0 }, // pure ACK: not a data segment
+        { ...s, t: T0 + 8, flags: ACK, seq: 5000, plen: 10 }, // other direction, mid-stream start: in order by definition
+        { ...s, t: T0 + 9, flags: ACK, seq: 5010, plen: 10 },
+      ])[0];
+      const f = rec(w, 'tcp 10.0.0.1:40000 > 10.0.0.2:80').metrics;
+      // 5 data segments, 2 retransmissions → 40 %
+      expect(f).to.include({ tcpRetransmissions: 2, tcpOutOfOrder: 1, packetLossPercent: 40 });
+      expect(rec(w, 'tcp 10.0.0.2:80 > 10.0.0.1:40000').metrics).to.include({ tcpRetransmissions: 0, tcpOutOfOrder: 0, packetLossPercent: 0 });
+      expect(rec(w, 'src 10.0.0.1').metrics).to.include({ tcpRetransmissions: 2, tcpOutOfOrder: 1, packetLossPercent: 40 });
+      expect(rec(w, 'dst 10.0.0.2').metrics).to.include({ tcpRetransmissions: 2, tcpOutOfOrder: 1 });
+      // interface: the reverse direction's 10-byte segments are not counted as data: without a pure ACK in that
+      // direction a 30-byte IP payload may be a header with options (the data length is bounded, see the docs)
+      expect(rec(w, 'iface test.pcap').metrics).to.include({ tcpRetransmissions: 2, tcpOutOfOrder: 1, packetLossPercent: 40 });
+    });
+
+    it('is exact for small segments once a pure ACK showed the header length (TCP timestamps: 32-byte header)', function () {
+      const ts = { ...c, hdr: 32 };
+      const w = run(new FlowAggregator(), [
+        { ...ts, t: T0 + 1, flags: ACK, seq: 100 }, // pure ACK: 32-byte header, no data
+        { ...ts, t: T0 + 2, flags: ACK, seq: 100, plen: 10 }, // 100–109
+        { ...ts, t: T0 + 3, flags: ACK, seq: 110, plen: 10 }, // in order
+        { ...ts, t: T0 + 4, flags: ACK, seq: 120, plen: 0 }, // pure ACK again (same seq as the next data): no data
+        { ...ts, t: T0 + 5, flags: ACK, seq: 110, plen: 10 }, // retransmission of a 10-byte segment
+        { ...ts, t: T0 + 6, flags: ACK, seq: 150, plen: 10 }, // 120–149 missing: gap
+      ])[0];
+      expect(rec(w, 'tcp 10.0.0.1:40000 > 10.0.0.2:80').metrics).to.include({ tcpRetransmissions: 1, tcpOutOfOrder: 1, packetLossPercent: 25 });
+    });
+
+    it('follows sequence numbers across the 2^32 wrap and across windows', function () {
+      const top = 0x100000000 - 100; // 100 bytes before the wrap
+      const wins = run(new FlowAggregator({ windowMs: 10000 }), [
+        { ...c, t: T0 + 1, flags: ACK, seq: top, plen: 100 },
+        { ...c, t: T0 + 2, flags: ACK, seq: 0, plen: 100 }, // in order after the wrap
+        { ...c, t: T0 + 12000, flags: ACK, seq: 100, plen: 100 }, // next window, in order
+        { ...c, t: T0 + 12001, flags: ACK, seq: top, plen: 100 }, // before the wrap: retransmission
+      ]);
+      const key = 'tcp 10.0.0.1:40000 > 10.0.0.2:80';
+      expect(rec(wins[0], key).metrics).to.include({ tcpRetransmissions: 0, tcpOutOfOrder: 0 });
+      expect(rec(wins[1], key).metrics).to.include({ tcpRetransmissions: 1, tcpOutOfOrder: 0, packetLossPercent: 50 });
+    });
+
+    it('measures the handshake RTT (SYN → SYN-ACK, SYN-ACK → ACK) on the client flow, hosts and interface', function () {
+      const c2 = { src: '10.0.0.3', dst: '10.0.0.2', sp: 50000, dp: 80 };
+      const s2 = { src: '10.0.0.2', dst: '10.0.0.3', sp: 80, dp: 50000 };
+      const w = run(new FlowAggregator(), [
+        { ...c, t: T0 + 100, flags: SYN, seq: 1 },
+        { ...c2, t: T0 + 110, flags: SYN, seq: 7 },
+        { ...s, t: T0 + 130, flags: SYNACK, seq: 900, ack: 2 },
+        { ...c, t: T0 + 131.5, flags: ACK, seq: 2, ack: 901 }, // client 1: 30 + 1.5 = 31.5 ms
+        { ...c, t: T0 + 140, flags: ACK, seq: 2, ack: 901, plen: 50 }, // later ACKs do not measure again
+        { ...s2, t: T0 + 115, flags: SYNACK, seq: 300, ack: 8 },
+        { ...s2, t: T0 + 116, flags: SYNACK, seq: 300, ack: 8 }, // a repeated SYN-ACK does not move the measurement
+        { ...c2, t: T0 + 120, flags: ACK, seq: 8, ack: 301 }, // client 2: 5 + 5 = 10 ms
+      ])[0];
+      const f1 = rec(w, 'tcp 10.0.0.1:40000 > 10.0.0.2:80').metrics;
+      expect(f1).to.include({ synToSynAckMs: 30, synAckToAckMs: 1.5, handshakeRttMs: 31.5 });
+      expect(rec(w, 'tcp 10.0.0.3:50000 > 10.0.0.2:80').metrics).to.include({ synToSynAckMs: 5, synAckToAckMs: 5, handshakeRttMs: 10 });
+      expect(rec(w, 'tcp 10.0.0.2:80 > 10.0.0.1:40000').metrics).to.not.have.property('handshakeRttMs');
+      expect(rec(w, 'src 10.0.0.1').metrics).to.include({ handshakes: 1, handshakeRttMs: 31.5 });
+      expect(rec(w, 'dst 10.0.0.2').metrics).to.include({ handshakes: 2, handshakeRttMs: (31.5 + 10) / 2 });
+      expect(rec(w, 'iface test.pcap').metrics).to.include({ handshakes: 2, handshakeRttMs: (31.5 + 10) / 2 });
+      // a host without a measured handshake has handshakes 0 and no handshakeRttMs
+      expect(rec(w, 'src 10.0.0.2').metrics).to.include({ handshakes: 0 }).and.not.have.property('handshakeRttMs');
+    });
+
+    it('gives no RTT when only one direction is seen or the SYN was not seen', function () {
+      const w = run(new FlowAggregator(), [
+        { ...c, t: T0 + 1, flags: SYN, seq: 1 },
+        { ...c, t: T0 + 3, flags: ACK, seq: 2 }, // no SYN-ACK seen
+        { src: '10.0.0.9', dst: '10.0.0.2', sp: 1, dp: 80, t: T0 + 4, flags: ACK, seq: 2 },
+        { src: '10.0.0.2', dst: '10.0.0.9', sp: 80, dp: 1, t: T0 + 5, flags: SYNACK, seq: 2 }, // SYN-ACK without a SYN
+        { src: '10.0.0.9', dst: '10.0.0.2', sp: 1, dp: 80, t: T0 + 6, flags: ACK, seq: 2 },
+      ])[0];
+      for (const r of recordsOf(w, 'flow')) expect(r.metrics, r.key).to.not.have.property('handshakeRttMs');
+      expect(rec(w, 'iface test.pcap').metrics.handshakes).to.equal(0);
+    });
+  });
+
+  // ----------------------------------------------------------------------------------------------
+  // Issue 4: NetFlow-style flow ends, active timeout, emergency mode
+  // ----------------------------------------------------------------------------------------------
+  describe('flow ends and timeouts', function () {
+    const c = { src: '10.0.0.1', dst: '10.0.0.2', sp: 40000, dp: 80 };
+    const key = 'tcp 10.0.0.1:40000 > 10.0.0.2:80';
+    const ends = (wins, k) => wins.flatMap((w) => w.records.filter((r) => r.key === k && r.flowEnd).map((r) => ({ ...r.flowEnd, windowStart: w.windowStart })));
+
+    it('reports a flow that sent FIN once, with its totals across windows', function () {
+      const wins = run(new FlowAggregator({ windowMs: 10000 }), [
+        { ...c, t: T0 + 1000, flags: SYN, len: 60 },
+        { ...c, t: T0 + 5000, flags: ACK, len: 1000 },
+        { ...c, t: T0 + 15000, flags: ACK, len: 1000 },
+        { ...c, t: T0 + 16000, flags: TCP_FLAG.FIN | ACK, len: 60 },
+        { ...c, t: T0 + 25000, flags: ACK, len: 60 }, // the last ACK after FIN: same flow, not reported again
+      ]);
+      const e = ends(wins, key);
+      expect(e).to.have.length(1);
+      expect(e[0]).to.deep.equal({ reason: 'fin', ended: true, firstSeen: T0 + 1000, lastSeen: T0 + 16000, durationMs: 15000, bytes: 2120, packets: 4, windowStart: T0 + 10000 });
+      expect(rec(wins[2], key).metrics).to.include({ packets: 1, newFlows: 0 });
+      expect(wins[wins.length - 1].counters.flowsEnded).to.equal(1);
+    });
+
+    it('reports a RST as the end reason', function () {
+      const wins = run(new FlowAggregator(), [{ ...c, t: T0 + 1, flags: SYN }, { ...c, t: T0 + 2, flags: TCP_FLAG.RST | ACK }]);
+      expect(ends(wins, key).map((e) => [e.reason, e.packets])).to.deep.equal([['rst', 2]]);
+    });
+
+    it('reports a flow idle past the idle timeout once, in the window where it expires, with zero window metrics', function () {
+      // a UDP flow already running when the capture started (no handshake): still a flow
+      const u = { src: '10.0.0.5', dst: '10.0.0.6', proto: IPPROTO.UDP, sp: 5000, dp: 6000, len: 200 };
+      const other = { src: '10.0.0.7', dst: '10.0.0.8', proto: IPPROTO.UDP, sp: 1, dp: 2 };
+      const wins = run(new FlowAggregator({ windowMs: 10000, flowIdleTimeoutMs: 20000 }), [
+        { ...u, t: T0 + 1000 }, { ...u, t: T0 + 3000 },
+        ...[12000, 22000, 32000, 42000].map((dt) => ({ ...other, t: T0 + dt })),
+      ]);
+      const k = 'udp 10.0.0.5:5000 > 10.0.0.6:6000';
+      const e = ends(wins, k);
+      // last packet at 3 s; idle cutoff at the close of [20,30) is 30 − 20 = 10 s > 3 s
+      expect(e).to.have.length(1);
+      expect(e[0]).to.include({ reason: 'idle', ended: true, bytes: 400, packets: 2, durationMs: 2000, windowStart: T0 + 20000 });
+      const r = rec(wins[2], k);
+      expect(r.metrics).to.include({ packets: 0, bytes: 0, newFlows: 0, flowIdleMs: 27000 });
+      expect(wins[2].counters.trackedFlows, 'counted in the window that reports it').to.equal(2);
+      expect(wins[3].counters.trackedFlows, 'forgotten after').to.equal(1);
+    });
+
+    it('keeps a long-lived connection one flow with growing duration and active-timeout reports', function () {
+      const pk = [];
+      for (let s = 0; s < 65; s += 5) pk.push({ ...c, t: T0 + s * 1000 + 1, flags: ACK, len: 100 });
+      const wins = new FlowAggregator({ windowMs: 10000, flowActiveTimeoutMs: 20000 }).ingest(makeBatch(pk, { final: true }));
+      const flowRecs = wins.map((w) => rec(w, key));
+      expect(flowRecs.filter((r) => r.metrics.newFlows === 1)).to.have.length(1);
+      expect(flowRecs.map((r) => r.metrics.flowDurationMs)).to.deep.equal([5000, 15000, 25000, 35000, 45000, 55000, 60000]);
+      const e = ends(wins, key);
+      // first packet at 0.001 s: a report when a window end is ≥ 20 s past the previous report: at the close of
+      // [20,30) (end 30 − 0.001 ≥ 20), then [40,50) (50 − 30); the final window [60,70) ends the flow instead
+      expect(e.map((x) => [x.reason, x.ended, (x.windowStart - T0) / 1000, x.packets])).to.deep.equal([
+        ['active', false, 20, 6], ['active', false, 40, 10], ['end-of-capture', true, 60, 13],
+      ]);
+      expect(e.map((x) => x.bytes)).to.deep.equal([600, 1000, 1300]);
+    });
+
+    it('reports every flow still open at the end of a capture, in the final window', function () {
+      const agg = new FlowAggregator({ windowMs: 10000 });
+      const wins = agg.ingest(makeBatch([
+        { ...c, t: T0 + 1000, flags: ACK },
+        { src: '10.0.0.3', dst: '10.0.0.4', proto: IPPROTO.UDP, sp: 1, dp: 2, t: T0 + 12000 },
+      ], { final: true }));
+      const last = wins[wins.length - 1];
+      expect(last.final).to.equal(true);
+      const reported = recordsOf(last, 'flow').filter((r) => r.flowEnd).map((r) => [r.key, r.flowEnd.reason, r.metrics.packets]);
+      expect(reported).to.deep.equal([['udp 10.0.0.3:1 > 10.0.0.4:2', 'end-of-capture', 1], [key, 'end-of-capture', 0]]);
+    });
+
+    it('enters emergency mode at the flow cap, shortens the idle timeout and leaves it when the table drains', function () {
+      const agg = new FlowAggregator({ windowMs: 10000, maxFlows: 100, flowIdleTimeoutMs: 60000, emergencyIdleTimeoutMs: 10000 });
+      const pk = [];
+      for (let i = 0; i < 1000; i++) pk.push({ t: T0 + i, src: `11.0.${i >> 8}.${i & 255}`, dst: '10.10.10.10', sp: 1024 + i, dp: 80, flags: SYN, len: 60 });
+      // then a quiet minute with one flow
+      for (let k = 1; k <= 5; k++) pk.push({ ...c, t: T0 + k * 10000 + 1, flags: ACK });
+      const wins = run(agg, pk);
+      expect(wins[0].counters).to.include({ emergencyMode: 1, emergencyEntries: 1, trackedFlows: 100, flowEvictions: 900 });
+      // every SYN still counts on the victim although 900 of the flows were dropped
+      expect(rec(wins[0], 'dst 10.10.10.10').metrics).to.include({ synCount: 1000, packets: 1000, distinctPeers: 1000 });
+      // emergency idle timeout 10 s: the flood's flows (last packet < 1 s) end at the close of [10,20) instead of [60,70)
+      const idleEnds = wins.map((w) => recordsOf(w, 'flow').filter((r) => r.flowEnd && r.flowEnd.reason === 'idle').length);
+      // 100 tracked flood flows, one of them evicted when the quiet flow arrived at 10 s (the table was still full)
+      expect(idleEnds[1]).to.equal(99);
+      expect(wins[1].counters).to.include({ emergencyMode: 1, flowEvictions: 901 });
+      // 1 flow left ≤ 70 % of 100: emergency mode ends at that close
+      expect(wins[2].counters).to.include({ emergencyMode: 0, emergencyEntries: 1, trackedFlows: 1 });
+      // with an emergency timeout as long as the normal one, nothing ends before the 60 s idle timeout
+      const calm = run(new FlowAggregator({ windowMs: 10000, maxFlows: 100, flowIdleTimeoutMs: 60000, emergencyIdleTimeoutMs: 60000 }), pk);
+      expect(calm.map((w) => recordsOf(w, 'flow').filter((r) => r.flowEnd && r.flowEnd.reason === 'idle').length).every((n) => n === 0)).to.equal(true);
+    });
+  });
+
+  describe('internal networks and direction', function () {
+    it('tags hosts internal/external and flows inbound/outbound/internal/external; interface records have none', function () {
+      const agg = new FlowAggregator({ internalNetworks: ['10.0.0.0/8', '192.168.1.0/24', 'fd00::/8'] });
+      const w = run(agg, [
+        { t: T0 + 1, src: '203.0.113.9', dst: '10.1.2.3', sp: 40000, dp: 443 }, // inbound
+        { t: T0 + 2, src: '10.1.2.3', dst: '203.0.113.9', sp: 443, dp: 40000 }, // outbound
+        { t: T0 + 3, src: '192.168.1.20', dst: '10.9.9.9', sp: 5000, dp: 22 }, // internal
+        { t: T0 + 4, src: '192.168.2.20', dst: '198.51.100.1', sp: 5000, dp: 22 }, // 192.168.2.x is outside /24: external
+        { t: T0 + 5, src: 'fd12::1', dst: '2001:db8::1', sp: 1, dp: 2 }, // outbound (IPv6)
+      ])[0];
+      const dir = (k) => rec(w, k).direction;
+      expect(dir('tcp 203.0.113.9:40000 > 10.1.2.3:443')).to.equal('inbound');
+      expect(dir('tcp 10.1.2.3:443 > 203.0.113.9:40000')).to.equal('outbound');
+      expect(dir('tcp 192.168.1.20:5000 > 10.9.9.9:22')).to.equal('internal');
+      expect(dir('tcp 192.168.2.20:5000 > 198.51.100.1:22')).to.equal('external');
+      expect(dir('tcp [fd12::1]:1 > [2001:db8::1]:2')).to.equal('outbound');
+      expect(dir('src 10.1.2.3')).to.equal('internal');
+      expect(dir('dst 203.0.113.9')).to.equal('external');
+      expect(dir('src fd12::1')).to.equal('internal');
+      expect(rec(w, 'iface test.pcap')).to.not.have.property('direction');
+      // without a list: no direction at all
+      const plain = run(new FlowAggregator(), [{ t: T0 + 1, src: '10.0.0.1', dst: '10.0.0.2' }])[0];
+      expect(plain.records.every((r) => !('direction' in r))).to.equal(true);
+    });
+
+    it('parses CIDR prefixes (IPv4 mapped to ::ffff:0:0/96) and rejects what is not one', function () {
+      expect(parseCidr('10.0.0.0/8').length).to.equal(96 + 8);
+      expect(parseCidr('fd00::/8').length).to.equal(8);
+      expect(parseCidr('192.0.2.7').length).to.equal(128);
+      const a = makeBatch([{ t: T0, src: '172.31.255.255', dst: '172.32.0.0' }]);
+      expect(inPrefix(a.srcAddr, 0, parseCidr('172.16.0.0/12'))).to.equal(true);
+      expect(inPrefix(a.dstAddr, 0, parseCidr('172.16.0.0/12'))).to.equal(false);
+      expect(inPrefix(a.srcAddr, 0, parseCidr('::/0'))).to.equal(true);
+      for (const bad of ['10.0.0.0/33', '256.1.1.1/8', '1.2.3', 'fd00:::/8', 'fd00::/129', 'lan', '10.0.0.0/']) {
+        expect(() => parseCidr(bad), bad).to.throw(RangeError, /not a CIDR prefix/);
+      }
+      expect(() => new FlowAggregator({ internalNetworks: ['10.0.0.0/8', 'office'] })).to.throw(RangeError, /"office" is not a CIDR prefix/);
     });
   });
 
@@ -492,6 +810,131 @@ describe('FlowAggregator (core)', function () {
       const irc = wins.map((w) => recordsOf(w, 'flow').find((r) => r.dstIp === '212.204.214.114' && r.dstPort === 6667)).filter(Boolean);
       expect(irc.length).to.be.greaterThan(20);
       expect(irc.filter((r) => r.metrics.newFlows === 1)).to.have.length(1);
+    });
+
+    // ---- issue 4 metrics against tshark ----
+    /** Directional flow key as the aggregator writes it, from tshark fields (ip.src, ipv6.src, port, ip.dst, ipv6.dst, port). */
+    const flowKey = (proto, s4, s6, sp, d4, d6, dp) => {
+      const s = s4 || `[${s6}]`, d = d4 || `[${d6}]`;
+      return `${proto} ${s}:${sp} > ${d}:${dp}`;
+    };
+    const rows = (text) => text.split('\n').filter((l) => l.trim() !== '').map((l) => l.split('\t'));
+
+    it('stopddos ISAKMP reflection: the victim\'s udpReflectorBytes4500 equals the bytes tshark sums (MANIFEST: 3,984 × 246 B)', function () {
+      if (!hasTshark) this.skip();
+      const file = 'stopddos__amp.UDP.isakmp.pcap';
+      const lens = rows(tshark(path.join(PCAPS, file), ['-Y', 'ip.dst==10.10.10.10 && udp.srcport==4500 && !icmp', '-T', 'fields', '-e', 'frame.len'])).map((r) => Number(r[0]));
+      const expected = lens.reduce((a, b) => a + b, 0);
+      expect(expected, 'MANIFEST').to.equal(3984 * 246);
+      const { wins } = aggregate(file, { windowMs: 10000 });
+      const victim = wins.map((w) => rec(w, 'dst 10.10.10.10')).filter(Boolean);
+      expect(victim.reduce((s, r) => s + r.metrics.udpReflectorBytes4500, 0)).to.equal(expected);
+      expect(victim.reduce((s, r) => s + r.metrics.udpReflectorBytes, 0)).to.equal(expected);
+      expect(victim.every((r) => r.metrics.udpBytesPercent === 100)).to.equal(true);
+    });
+
+    it('SkypeIRC: RST and FIN counts and the TCP/UDP packet mix equal tshark\'s', function () {
+      if (!hasTshark) this.skip();
+      const file = path.join(PCAPS, 'wireshark__SkypeIRC.cap');
+      const count = (filter) => countLines(tshark(file, ['-Y', filter]));
+      const { wins } = aggregate('wireshark__SkypeIRC.cap', { windowMs: 10000 });
+      const ifaces = wins.map((w) => recordsOf(w, 'interface')[0]);
+      const sum = (m) => ifaces.reduce((s, r) => s + r.metrics[m], 0);
+      // !icmp: tshark also decodes the TCP/UDP header quoted inside ICMP errors
+      expect(sum('rstCount')).to.equal(count('tcp.flags.reset==1 && !icmp'));
+      expect(sum('finCount')).to.equal(count('tcp.flags.fin==1 && !icmp'));
+      const fromPercent = (m) => ifaces.reduce((s, r) => s + (r.metrics[m] * r.metrics.packets) / 100, 0);
+      // (ip.proto also matches the IP header quoted in an ICMP error, hence !icmp)
+      expect(fromPercent('tcpPacketsPercent')).to.be.closeTo(count('(ip.proto==6 || ipv6.nxt==6) && !icmp'), 1e-6);
+      expect(fromPercent('udpPacketsPercent')).to.be.closeTo(count('(ip.proto==17 || ipv6.nxt==17) && !icmp'), 1e-6);
+      expect(fromPercent('icmpPacketsPercent')).to.be.closeTo(count('icmp || icmpv6'), 1e-6);
+    });
+
+    for (const file of ['wireshark__SkypeIRC.cap', 'ndpi__KakaoTalk_talk.pcap']) {
+      // The batch carries the IP payload, not the TCP header length, so the data length of a segment is
+      // bounded (see FlowAggregator): a retransmission is counted only when certain. Every one counted must be
+      // one tshark flags in the same flow; the ones missed are small segments of flows where no pure ACK
+      // showed the header length (mid-stream starts, flows forgotten after the idle timeout).
+      it(`${file}: retransmissions per directional flow are ones tshark flags (tcp.analysis.retransmission with data), most of them`, function () {
+        if (!hasTshark) this.skip();
+        const expected = new Map();
+        for (const r of rows(tshark(path.join(PCAPS, file), ['-Y', 'tcp.analysis.retransmission && tcp.len>0 && !icmp', '-T', 'fields',
+          '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'tcp.srcport', '-e', 'ip.dst', '-e', 'ipv6.dst', '-e', 'tcp.dstport']))) {
+          const k = flowKey('tcp', ...r);
+          expected.set(k, (expected.get(k) || 0) + 1);
+        }
+        expect(expected.size, 'the capture has retransmissions').to.be.greaterThan(0);
+        const { wins } = aggregate(file, { windowMs: 10000 });
+        const got = new Map();
+        for (const w of wins) for (const r of recordsOf(w, 'flow')) if (r.metrics.tcpRetransmissions > 0) got.set(r.key, (got.get(r.key) || 0) + r.metrics.tcpRetransmissions);
+        for (const [k, n] of got) expect(n, k).to.be.at.most(expected.get(k) || 0);
+        const total = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+        expect(total(got)).to.be.at.least(Math.ceil(total(expected) * 0.6));
+      });
+    }
+
+    for (const file of ['wireshark__SkypeIRC.cap', 'ndpi__http_ipv6.pcap']) {
+      it(`${file}: handshakeRttMs of each client flow equals tshark's tcp.analysis.initial_rtt`, function () {
+        if (!hasTshark) this.skip();
+        const f = path.join(PCAPS, file);
+        const addr = ['-e', 'ip.src', '-e', 'ipv6.src', '-e', 'tcp.srcport', '-e', 'ip.dst', '-e', 'ipv6.dst', '-e', 'tcp.dstport'];
+        const clientOf = new Map(); // stream → client flow key (from its first SYN)
+        for (const r of rows(tshark(f, ['-Y', 'tcp.flags.syn==1 && tcp.flags.ack==0 && !icmp', '-T', 'fields', '-e', 'tcp.stream', ...addr]))) {
+          if (!clientOf.has(r[0])) clientOf.set(r[0], flowKey('tcp', ...r.slice(1)));
+        }
+        // tshark also gives an iRTT for SYN → RST: only streams with a SYN-ACK completed a handshake
+        const withSynAck = new Set(rows(tshark(f, ['-Y', 'tcp.flags.syn==1 && tcp.flags.ack==1 && !icmp', '-T', 'fields', '-e', 'tcp.stream'])).map((r) => r[0]));
+        for (const s of [...clientOf.keys()]) if (!withSynAck.has(s)) clientOf.delete(s);
+        const irtt = new Map(); // client key → ms
+        const streamsOfKey = new Map();
+        for (const k of clientOf.values()) streamsOfKey.set(k, (streamsOfKey.get(k) || 0) + 1);
+        for (const r of rows(tshark(f, ['-Y', 'tcp.analysis.initial_rtt && !icmp', '-T', 'fields', '-e', 'tcp.stream', '-e', 'tcp.analysis.initial_rtt']))) {
+          const k = clientOf.get(r[0]);
+          if (k !== undefined && streamsOfKey.get(k) === 1 && !irtt.has(k)) irtt.set(k, Number(r[1]) * 1000);
+        }
+        expect(irtt.size, 'handshakes in the capture').to.be.greaterThan(3);
+        const { wins } = aggregate(file, { windowMs: 10000 });
+        const got = new Map();
+        for (const w of wins) for (const r of recordsOf(w, 'flow')) if (r.metrics.handshakeRttMs !== undefined && !got.has(r.key)) got.set(r.key, r.metrics.handshakeRttMs);
+        for (const [k, ms] of irtt) {
+          expect(got.has(k), `${k} measured`).to.equal(true);
+          expect(got.get(k), k).to.be.closeTo(ms, 0.001); // µs timestamps
+        }
+      });
+    }
+
+    it('SkypeIRC: every flow is reported once at the end of the capture with the packets and bytes tshark sums for its 5-tuple', function () {
+      if (!hasTshark) this.skip();
+      const file = 'wireshark__SkypeIRC.cap';
+      const expected = new Map();
+      const fields = ['-e', 'ip.src', '-e', 'ipv6.src', '-e', 'tcp.srcport', '-e', 'udp.srcport', '-e', 'ip.dst', '-e', 'ipv6.dst', '-e', 'tcp.dstport', '-e', 'udp.dstport', '-e', 'frame.len'];
+      for (const r of rows(tshark(path.join(PCAPS, file), ['-Y', '(tcp || udp) && !icmp && !icmpv6 && !(ip.frag_offset > 0)', '-T', 'fields', ...fields]))) {
+        const [s4, s6, ts, us, d4, d6, td, ud, len] = r;
+        const k = flowKey(ts ? 'tcp' : 'udp', s4, s6, ts || us, d4, d6, td || ud);
+        const e = expected.get(k) || { packets: 0, bytes: 0 };
+        e.packets++; e.bytes += Number(len);
+        expected.set(k, e);
+      }
+      // idle timeout longer than the capture: no flow ends before its FIN/RST or the end of the capture
+      const { wins } = aggregate(file, { windowMs: 10000, flowIdleTimeoutMs: 3_600_000 });
+      const got = new Map();
+      for (const w of wins) {
+        for (const r of recordsOf(w, 'flow')) {
+          if (!r.flowEnd || !r.flowEnd.ended || !/^(tcp|udp) /.test(r.key)) continue;
+          expect(got.has(r.key), `${r.key} reported once`).to.equal(false);
+          got.set(r.key, { packets: r.flowEnd.packets, bytes: r.flowEnd.bytes });
+        }
+      }
+      expect(got.size).to.equal(expected.size);
+      // a flow that ended with FIN/RST is reported then; packets after its FIN (the last ACK) are not in that report
+      const finished = new Set(wins.flatMap((w) => recordsOf(w, 'flow').filter((r) => r.flowEnd && (r.flowEnd.reason === 'fin' || r.flowEnd.reason === 'rst')).map((r) => r.key)));
+      let exact = 0;
+      for (const [k, e] of expected) {
+        const g = got.get(k);
+        expect(g, k).to.exist;
+        if (finished.has(k)) { expect(g.packets, k).to.be.at.most(e.packets); expect(g.bytes, k).to.be.at.most(e.bytes); } else { expect(g, k).to.deep.equal(e); exact++; }
+      }
+      expect(exact, 'flows compared exactly').to.be.greaterThan(50);
     });
 
     it('ndpi sites: month-long timestamp gaps become gapBeforeMs instead of millions of empty windows', function () {

@@ -195,7 +195,7 @@ describe('flow-aggregator node', function () {
     n1.receive({ payload: makeBatch(pk) });
     const s = (await status).args[0];
     expect(s).to.include({ fill: 'yellow', shape: 'ring' });
-    expect(s.text).to.equal('flow table full · 40 evicted');
+    expect(s.text).to.equal('emergency mode · 40 flows evicted');
   });
 
   it('replays a real SYN flood capture through the node (stopddos DOMINATE, MANIFEST ground truth)', async function () {
@@ -246,5 +246,70 @@ describe('flow-aggregator node', function () {
     const gotError = nextCall(n1, 'error', (args) => /not configured/.test(String(args[0])));
     n1.receive({ payload: makeBatch([{ ...conn, t: T0 }]) });
     expect(String((await gotError).args[0])).to.match(/not configured/);
+  });
+
+  it('passes the timeout and emergency options to the core: flow ends, active reports, emergency status', async function () {
+    const flow = [
+      { id: 'n1', type: 'flow-aggregator', windowSeconds: '10', maxFlows: '10', flowIdleTimeoutSeconds: '60', flowActiveTimeoutSeconds: '20',
+        emergencyIdleTimeoutSeconds: '10', emergencyRecoveryPercent: '30', wires: [['out']] },
+      { id: 'out', type: 'helper' },
+    ];
+    await helper.load(aggregatorNode, flow);
+    const n1 = helper.getNode('n1');
+    const out = helper.getNode('out');
+    expect(n1, 'node started').to.exist;
+    // a connection sending every 5 s for 35 s, then a 50-source SYN flood at 36 s, and quiet until 60 s
+    const pk = [];
+    for (let s = 0; s <= 35; s += 5) pk.push({ ...conn, t: T0 + s * 1000 + 1, flags: TCP_FLAG.ACK });
+    for (let i = 0; i < 50; i++) pk.push({ src: `11.0.0.${i + 1}`, dst: '10.10.10.10', sp: 1000 + i, dp: 80, flags: TCP_FLAG.SYN, t: T0 + 36000 + i });
+    const windows = [];
+    const got = new Promise((resolve) => { out.on('input', (msg) => { windows.push(msg.payload); if (msg.payload.final) resolve(); }); });
+    const status = nextCall(n1, 'status', statusWith('yellow'));
+    n1.receive({ payload: makeBatch(pk) });
+    const s = (await status).args[0];
+    // 51 flows through a table of 10: 41 evicted, emergency mode
+    expect(s.text).to.equal('emergency mode · 41 flows evicted');
+    n1.receive({ payload: makeBatch([{ ...conn, t: T0 + 60001, flags: TCP_FLAG.FIN | TCP_FLAG.ACK }], { final: true }) });
+    await got;
+    const key = 'tcp 10.0.0.1:40000 > 10.0.0.2:80';
+    const ends = windows.flatMap((w) => w.records.filter((r) => r.key === key && r.flowEnd).map((r) => [r.flowEnd.reason, (w.windowStart - T0) / 1000]));
+    // active timeout 20 s: a report at the close of [20,30). When the flood came the connection was the least
+    // recently seen flow and was evicted (evictions are not reported); its FIN at 60 s is a new flow
+    // (no SYN: still a flow) that ends with the FIN in the final window
+    expect(ends).to.deep.equal([['active', 20], ['fin', 60]]);
+    const finRec = windows[windows.length - 1].records.find((r) => r.key === key);
+    expect(finRec.metrics.newFlows).to.equal(1);
+    // the 10 flood flows left end idle after the 10 s emergency timeout, not the 60 s one: at the close of [40,50)
+    const idle = windows.map((w) => w.records.filter((r) => r.flowEnd && r.flowEnd.reason === 'idle').length);
+    expect(idle[4]).to.equal(10);
+    expect(windows[3].counters).to.include({ emergencyMode: 1, emergencyEntries: 1 });
+    expect(windows[5].counters).to.include({ emergencyMode: 0 });
+    for (const w of windows) assertWindowMessage(w);
+  });
+
+  it('refuses an out-of-range emergency recovery percentage with a red status', async function () {
+    const flow = [{ id: 'n1', type: 'flow-aggregator', emergencyRecoveryPercent: '0', wires: [[]] }];
+    await helper.load(aggregatorNode, flow);
+    const n1 = helper.getNode('n1');
+    expect(n1, 'node deployed').to.exist;
+    const logged = helper.log().args.map((a) => a[0]).filter((m) => m.level === helper.log().ERROR);
+    expect(logged.map((m) => String(m.msg)).join('\n')).to.match(/emergencyRecoveryPercent must be an integer from 1 to 100/);
+  });
+
+  it('tags records with a direction from the internal networks typed in the editor', async function () {
+    const flow = [
+      { id: 'n1', type: 'flow-aggregator', internalNetworks: ' 10.0.0.0/8,\n192.168.0.0/16 ', scopeFlow: true, wires: [['out']] },
+      { id: 'out', type: 'helper' },
+    ];
+    await helper.load(aggregatorNode, flow);
+    const n1 = helper.getNode('n1');
+    const out = helper.getNode('out');
+    expect(n1, 'node started').to.exist;
+    const got = nextMessage(out);
+    n1.receive({ payload: makeBatch([{ src: '198.51.100.7', dst: '192.168.3.4', sp: 1234, dp: 443, t: T0 + 1 }], { final: true }) });
+    const w = (await got).payload;
+    expect(w.records.find((r) => r.key === 'tcp 198.51.100.7:1234 > 192.168.3.4:443').direction).to.equal('inbound');
+    expect(w.records.find((r) => r.key === 'dst 192.168.3.4').direction).to.equal('internal');
+    expect(w.records.find((r) => r.key === 'src 198.51.100.7').direction).to.equal('external');
   });
 });
