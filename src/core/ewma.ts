@@ -93,6 +93,53 @@ export function foldSample(state: EwmaState, x: number, fastAlpha: number, slowA
   return state;
 }
 
+/**
+ * One step on a state that already holds a value (no first-sample initialisation): fast and slow
+ * EWMA with their α, the Finch variance with `slowAlpha`; `samples` is incremented. Used for a state
+ * seeded from a prior, whose values must not be overwritten by the first own sample. Mutates and
+ * returns `state`.
+ */
+export function updateSample(state: EwmaState, x: number, fastAlpha: number, slowAlpha: number): EwmaState {
+  state.fast = fastAlpha * x + (1 - fastAlpha) * state.fast;
+  const diff = x - state.slow;
+  const incr = slowAlpha * diff;
+  state.slow += incr;
+  state.variance = (1 - slowAlpha) * (state.variance + diff * incr);
+  state.samples++;
+  return state;
+}
+
+/**
+ * Folds an anomalous sample whose value has been clipped to `clipped` (Huber-type clipping,
+ * P. J. Huber, "Robust estimation of a location parameter", Ann. Math. Statist. 35 (1964); as used
+ * for exponential smoothing by S. Gelper, R. Fried, C. Croux, "Robust forecasting with exponential
+ * and Holt–Winters smoothing", J. Forecasting 29 (2010)): the fast EWMA takes the raw value `x`
+ * (it must follow what is happening now), the slow EWMA takes `clipped`, and the variance is left
+ * as it is (a clipped sample says nothing about the normal spread; folding it in would widen σ by
+ * a factor (1−α)(1+α·k²) per window and let a long flood in through the back door). `samples` is
+ * incremented. Mutates and returns `state`. The state must already hold a value (samples ≥ 1 or seeded).
+ */
+export function foldClipped(state: EwmaState, x: number, clipped: number, fastAlpha: number, slowAlpha: number): EwmaState {
+  state.fast = fastAlpha * x + (1 - fastAlpha) * state.fast;
+  state.slow = slowAlpha * clipped + (1 - slowAlpha) * state.slow;
+  state.samples++;
+  return state;
+}
+
+/**
+ * α for a sample that arrives `elapsedWindows` windows after the previous one (irregular samples):
+ * `α' = 1 − (1−α)^elapsed`, so the old value's weight decays by elapsed packet time as if the
+ * missing windows had carried the new value: the EMA for unevenly spaced series of A. Eckner,
+ * "Algorithms for unevenly spaced time series: moving averages and other rolling operators"
+ * (working paper, 2012), with time constant τ = −windowMs / ln(1−α); equal to α for contiguous windows.
+ * @param alpha α per window, 0 < α ≤ 1
+ * @param elapsedWindows windows since the previous sample (≥ 1; values below 1 give α)
+ */
+export function gapAlpha(alpha: number, elapsedWindows: number): number {
+  if (!(elapsedWindows > 1)) return alpha;
+  return 1 - Math.pow(1 - alpha, elapsedWindows);
+}
+
 /** σ of a state: the square root of its EW variance (0 for fewer than two samples). */
 export function ewStd(state: EwmaState): number {
   return state.variance > 0 ? Math.sqrt(state.variance) : 0;

@@ -1,10 +1,12 @@
 /**
  * Glue of the `ewma-baseline` node: config → {@link BaselineStore}, persistence of the learned
- * baselines under `<userDir>/netbaseline/baseline-<node id>.json`, input/close handling, status.
+ * baselines under `<userDir>/netbaseline/baseline-<node id>.json`, input/close handling, status,
+ * control messages (`msg.reset`, `msg.maintenance`, `msg.freeze`, `msg.topic` `baseline-export` /
+ * `baseline-import`; see the node's help).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertWindowMessage, type Scope } from '../core/contracts';
 import { BaselineStore, type BaselineOptions } from '../core/baseline';
 import { configNumber, errorMessage, rejectInput, statusError, statusOk, statusWarn } from './glue';
@@ -20,12 +22,43 @@ interface EwmaBaselineNodeDef extends NodeDef {
   scopeFlow: boolean;
   maxKeys: string;
   persist: boolean;
+  /** Zero-fill horizon, minutes (0: off). */
+  zeroFillMinutes?: string;
+  /** Clip anomalous samples at μ + k·σ (0: off). */
+  clipSigma?: string;
+  priors?: boolean;
+  /** Interface line rate, Mbit/s (empty or 0: none). */
+  lineRateMbps?: string;
+  /** Fraction of the line rate for the bootstrap thresholds, percent. */
+  lineRatePercent?: string;
+  /** `off` or `hour-of-day`. */
+  seasonal?: string;
+  seasonalDays?: string;
+  /** `local` or `utc`. */
+  seasonalTimeZone?: string;
 }
+
+/** Topic of the message the node sends on its second output with the exported state. */
+const EXPORT_TOPIC = 'baseline-export';
+/** Topic of a message whose payload is a snapshot to import. */
+const IMPORT_TOPIC = 'baseline-import';
 
 /** Interval between snapshot writes while the baseline changed, ms. */
 const SAVE_INTERVAL_MS = 60_000;
 
 const NUM = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/**
+ * Reads an on/off control property the way cooldown-gate reads `msg.maintenance`, so that one
+ * message can drive both: true, "on", "true", 1 → true; false, "off", "false", 0 → false; absent →
+ * undefined. @throws {TypeError} on anything else.
+ */
+function onOff(value: unknown, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || value === 'on' || value === 'true' || value === 1) return true;
+  if (value === false || value === 'off' || value === 'false' || value === 0) return false;
+  throw new TypeError(`msg.${name} must be true/"on" or false/"off"`);
+}
 
 /** Writes `data` to `file` atomically: a temp file in the same folder, then rename. */
 async function writeAtomic(file: string, data: string): Promise<void> {
@@ -56,6 +89,14 @@ export = function (RED: NodeAPI): void {
       bootstrapMs: configNumber(config.bootstrapMinutes, 5) * 60_000,
       scopes,
       maxKeys: configNumber(config.maxKeys, 100_000),
+      zeroFillHorizonMs: configNumber(config.zeroFillMinutes, 10) * 60_000,
+      clipSigma: configNumber(config.clipSigma, 3),
+      priors: config.priors !== false,
+      lineRateBitsPerSecond: configNumber(config.lineRateMbps, 0) * 1e6,
+      lineRateFraction: configNumber(config.lineRatePercent, 10) / 100,
+      seasonal: (config.seasonal === undefined || config.seasonal === '' ? 'off' : config.seasonal) as BaselineOptions['seasonal'],
+      seasonalDays: configNumber(config.seasonalDays, 3),
+      seasonalTimeZone: (config.seasonalTimeZone === undefined || config.seasonalTimeZone === '' ? 'local' : config.seasonalTimeZone) as BaselineOptions['seasonalTimeZone'],
     };
 
     let store: BaselineStore;
@@ -118,21 +159,57 @@ export = function (RED: NodeAPI): void {
 
     const showStatus = (): void => {
       const st = store.stats();
-      if (st.keys === 0) { node.status(statusOk('0 keys')); return; }
-      const keysText = `${NUM.format(st.keys)} key${st.keys === 1 ? '' : 's'}`;
-      if (st.bootstrap * 2 > st.keys) node.status({ fill: 'blue', shape: 'dot', text: `${keysText} · bootstrap` });
-      else node.status(statusOk(`${keysText} · ${Math.floor((st.mature / st.keys) * 100)}% mature`));
+      const modes = store.modes();
+      const suffix = `${modes.frozen ? ' · frozen' : ''}${modes.maintenance ? ' · maintenance' : ''}`;
+      if (st.keys === 0) { node.status(statusOk(`0 keys${suffix}`)); return; }
+      const parts = [`${NUM.format(st.keys)} key${st.keys === 1 ? '' : 's'}`, `${Math.floor((st.mature / st.keys) * 100)}% mature`];
+      if (st.learning > 0) parts.push(`${NUM.format(st.learning)} learning`);
+      if (st.bootstrap > 0) parts.push(`${NUM.format(st.bootstrap)} bootstrap`);
+      const text = parts.join(' · ') + suffix;
+      if (modes.frozen || modes.maintenance) node.status({ fill: 'yellow', shape: 'dot', text });
+      else if (st.bootstrap * 2 > st.keys) node.status({ fill: 'blue', shape: 'dot', text });
+      else node.status(statusOk(text));
     };
     if (restoreProblem !== undefined) node.status(statusWarn(restoreProblem));
     else if (store.stats().keys > 0) showStatus();
 
-    node.on('input', (msg: NodeMessageInFlow & { reset?: unknown }, send: (m: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
+    type ControlMessage = NodeMessageInFlow & { reset?: unknown; maintenance?: unknown; freeze?: unknown };
+    const isWindow = (p: unknown): boolean => typeof p === 'object' && p !== null && (p as { kind?: unknown }).kind === 'netbaseline/window';
+
+    node.on('input', (msg: ControlMessage, send: (m: Array<NodeMessage | null>) => void, done: (err?: Error) => void) => {
       try {
-        if (msg.reset !== undefined && msg.reset !== false) {
-          if (msg.reset === true) store.reset();
-          else if (typeof msg.reset === 'string' && msg.reset !== '') store.reset(msg.reset);
-          else throw new TypeError('msg.reset must be true (clear all) or a key string such as "dst 10.0.0.1"');
+        // validate every control property before acting on any, so a bad one changes nothing
+        const hasReset = msg.reset !== undefined && msg.reset !== false;
+        if (hasReset && msg.reset !== true && !(typeof msg.reset === 'string' && msg.reset !== '')) {
+          throw new TypeError('msg.reset must be true (clear all) or a key string such as "dst 10.0.0.1"');
+        }
+        const maintenance = onOff(msg.maintenance, 'maintenance');
+        const freeze = onOff(msg.freeze, 'freeze');
+        let control = false;
+        if (msg.topic === IMPORT_TOPIC) {
+          let snapshot: unknown = msg.payload;
+          if (typeof snapshot === 'string') {
+            try { snapshot = JSON.parse(snapshot); } catch (err) { throw new TypeError(`baseline-import: msg.payload is not valid JSON (${errorMessage(err)})`); }
+          }
+          const imported = BaselineStore.fromSnapshot(snapshot, options); // throws on a bad snapshot: nothing changed
+          store = imported;
+          node.log(`imported ${store.stats().keys} baseline keys${store.restoreNotes.length > 0 ? ` (${store.restoreNotes.join('; ')})` : ''}`);
           dirty = true;
+          control = true;
+        }
+        if (hasReset) {
+          if (msg.reset === true) store.reset();
+          else store.reset(msg.reset as string);
+          dirty = true;
+          control = true;
+        }
+        if (maintenance !== undefined) { store.setMaintenance(maintenance); dirty = true; control = true; }
+        if (freeze !== undefined) { store.setFrozen(freeze); dirty = true; control = true; }
+        if (msg.topic === EXPORT_TOPIC) {
+          send([null, { topic: EXPORT_TOPIC, payload: store.toSnapshot() }]);
+          control = true;
+        }
+        if (control && !isWindow(msg.payload)) {
           showStatus();
           done();
           return;
@@ -140,7 +217,7 @@ export = function (RED: NodeAPI): void {
         assertWindowMessage(msg.payload);
         msg.payload = store.annotate(msg.payload);
         dirty = true;
-        send(msg);
+        send([msg, null]);
         showStatus();
         done();
       } catch (err) {

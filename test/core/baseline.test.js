@@ -50,17 +50,62 @@ describe('BaselineStore', function () {
     expect(store.stats().keys).to.equal(1);
   });
 
-  it('a metric a record lacks is not updated; a key absent from a window is not updated', function () {
+  it('a metric a record lacks is not updated; a known host absent from a window gets a zero sample in its counting metrics', function () {
     const store = new BaselineStore();
-    store.annotate(win(0, [['dstHost', 'dst a', { pps: 10, syn: 5 }], ['dstHost', 'dst b', { pps: 1 }]]));
-    store.annotate(win(1, [['dstHost', 'dst a', { pps: 30 }]]));
+    store.annotate(win(0, [['dstHost', 'dst a', { packetsPerSecond: 10, synCount: 5 }], ['dstHost', 'dst b', { packetsPerSecond: 20, flowDurationMs: 400, custom: 7 }]]));
+    store.annotate(win(1, [['dstHost', 'dst a', { packetsPerSecond: 30 }]]));
     const a = store.peek('dst a');
-    expect(a.metrics.syn).to.include({ slow: 5, samples: 1 });
-    expect(a.metrics.pps.samples).to.equal(2);
+    expect(a.metrics.synCount).to.include({ slow: 5, samples: 1 }); // present key, metric missing from its record: untouched
+    expect(a.metrics.packetsPerSecond.samples).to.equal(2);
     expect(a.samples).to.equal(2);
     const b = store.peek('dst b');
-    expect(b.samples).to.equal(1);
-    expect(b.metrics.pps).to.include({ slow: 1, samples: 1 });
+    expect(b.samples, 'absent from window 1: one zero sample').to.equal(2);
+    // by hand: fast 0.3·0 + 0.7·20 = 14, slow 0.95·20 = 19, variance 0.95·(0 + (−20)·(−1)) = 19
+    expect(b.metrics.packetsPerSecond.fast).to.be.closeTo(14, 1e-12);
+    expect(b.metrics.packetsPerSecond.slow).to.be.closeTo(19, 1e-12);
+    expect(b.metrics.packetsPerSecond.std).to.be.closeTo(Math.sqrt(19), 1e-12);
+    expect(b.metrics.packetsPerSecond.samples).to.equal(2);
+    expect(b.metrics.flowDurationMs, 'not a count: not zero-filled').to.include({ slow: 400, samples: 1 });
+    expect(b.metrics.custom, 'unknown metric: not zero-filled').to.include({ slow: 7, samples: 1 });
+    const r = store.annotate(win(2, [['dstHost', 'dst b', { packetsPerSecond: 20 }]])).records[0].baseline;
+    expect(r.samples).to.equal(2);
+    expect(r.metrics.packetsPerSecond.slow).to.be.closeTo(19, 1e-12);
+  });
+
+  it('zero-filling stops once a key has been absent longer than zeroFillHorizonMs, and is skipped over capture gaps', function () {
+    const store = new BaselineStore({ zeroFillHorizonMs: 30_000 });
+    store.annotate(win(0, [['srcHost', 'src a', { packets: 100 }], ['interface', 'iface x', { packets: 100 }]]));
+    // windows 1..6 carry only the interface; src a was last seen at window 0's start
+    for (let i = 1; i <= 6; i++) store.annotate(win(i, [['interface', 'iface x', { packets: 100 }]]));
+    // zero-filled in windows 1, 2, 3 (t − lastSeen = 10, 20, 30 s ≤ 30 s), not in 4, 5, 6
+    const a = store.peek('src a');
+    expect(a.samples).to.equal(4);
+    expect(a.metrics.packets.slow).to.be.closeTo(100 * Math.pow(0.95, 3), 1e-9);
+    // a capture gap: the next window is 10 minutes later; nothing is zero-filled for the skipped time
+    const other = new BaselineStore({ zeroFillHorizonMs: 600_000 });
+    other.annotate(win(0, [['srcHost', 'src a', { packets: 100 }]]));
+    other.annotate(win(100, [['interface', 'iface x', { packets: 1 }]], { gapBeforeMs: 990_000 }));
+    expect(other.peek('src a').samples, '1000 s since last seen > horizon').to.equal(1);
+    // zeroFillHorizonMs 0: off
+    const off = new BaselineStore({ zeroFillHorizonMs: 0 });
+    off.annotate(win(0, [['srcHost', 'src a', { packets: 100 }]]));
+    off.annotate(win(1, []));
+    expect(off.peek('src a').samples).to.equal(1);
+  });
+
+  it('flows are not zero-filled; a flow that returns is folded with α′ = 1 − (1−α)^(gap/window)', function () {
+    const store = new BaselineStore({ scopes: ['flow'] });
+    const k = 'tcp 10.0.0.1:1000 > 10.0.0.2:80';
+    store.annotate(win(0, [['flow', k, { packets: 10 }]]));
+    store.annotate(win(1, [['flow', k, { packets: 20 }]])); // contiguous: α as is
+    for (let i = 2; i <= 4; i++) store.annotate(win(i, []));
+    expect(store.peek(k).samples, 'not zero-filled').to.equal(2);
+    const slow1 = 0.05 * 20 + 0.95 * 10, fast1 = 0.3 * 20 + 0.7 * 10;
+    store.annotate(win(5, [['flow', k, { packets: 100 }]])); // previous sample at window 1: gap 40 s = 4 windows
+    const sa = 1 - Math.pow(0.95, 4), fa = 1 - Math.pow(0.7, 4);
+    const m = store.peek(k).metrics.packets;
+    expect(m.slow).to.be.closeTo(sa * 100 + (1 - sa) * slow1, 1e-9);
+    expect(m.fast).to.be.closeTo(fa * 100 + (1 - fa) * fast1, 1e-9);
   });
 
   it('maturity: bootstrap while t − firstSeen < bootstrapMs, learning until 59 samples (α 0.05), then mature', function () {
@@ -94,7 +139,7 @@ describe('BaselineStore', function () {
     store.annotate(win(1, [['dstHost', 'dst old', { p: 1 }]]));
     store.annotate(win(2, [['dstHost', 'dst new', { p: 1 }]]));
     // clock = end of window 2 = T0 + 30 s: old first seen T0 (30 s ≥ 20 s → learning), new at T0 + 20 s (10 s → bootstrap)
-    expect(store.stats()).to.deep.equal({ keys: 2, bootstrap: 1, learning: 1, mature: 0, evictions: 0 });
+    expect(store.stats()).to.deep.equal({ keys: 2, bootstrap: 1, learning: 1, mature: 0, evictions: 0, prior: 0, clippedSamples: 0, timeRebases: 0 });
   });
 
   it('evicts the least recently seen key at maxKeys and counts it', function () {
@@ -117,7 +162,7 @@ describe('BaselineStore', function () {
     const snap = JSON.parse(json);
     expect(snap).to.include({ format: 'netbaseline/baseline', version: 1 });
     const restored = BaselineStore.fromSnapshot(snap);
-    expect(restored.stats()).to.deep.equal(store.stats());
+    expect({ ...restored.stats(), clippedSamples: 0 }).to.deep.equal({ ...store.stats(), clippedSamples: 0 }); // clip count is not persisted
     expect(restored.stats()).to.include({ keys: 2, mature: 1, learning: 1 });
     expect(restored.peek('dst a')).to.deep.equal(store.peek('dst a'));
     expect(restored.peek('src b')).to.deep.equal(store.peek('src b'));
@@ -162,6 +207,245 @@ describe('BaselineStore', function () {
     expect(store.stats().keys).to.equal(0);
   });
 
+  describe('priors from peers', function () {
+    /** Five dstHosts with constant pps 10, 20, 30, 40, 50 for `n` windows (bootstrap 0 → mature after 59 samples). */
+    function peers(store, n, from = 0) {
+      for (let i = from; i < from + n; i++) {
+        store.annotate(win(i, [10, 20, 30, 40, 50].map((v) => ['dstHost', `dst 10.0.0.${v}`, { packetsPerSecond: v, synCount: v / 10 }])));
+      }
+    }
+
+    it('a new key starts from the median baseline of the mature keys of its scope, marked prior: true', function () {
+      const store = new BaselineStore({ bootstrapMs: 100_000 }); // peers: 59 windows = 590 s, past bootstrap
+      peers(store, 59);
+      expect(store.stats().mature).to.equal(5);
+      const out = store.annotate(win(59, [['dstHost', 'dst 10.9.9.9', { packetsPerSecond: 1000, newMetric: 3 }], ['srcHost', 'src 10.9.9.9', { packetsPerSecond: 1000 }]]));
+      const b = out.records[0].baseline;
+      expect(b.prior).to.equal(true);
+      expect(b.samples).to.equal(0);
+      // constant peers: fast = slow = their value, σ = 0; median of 10..50 = 30
+      expect(b.metrics.packetsPerSecond).to.deep.equal({ fast: 30, slow: 30, mean: 30, std: 0, samples: 0 });
+      expect(b.metrics.newMetric, 'no peer has it').to.equal(undefined);
+      expect(b.metrics.synCount, 'only the metrics of the record').to.equal(undefined);
+      expect(out.records[1].baseline.prior, 'srcHost scope has no mature peers').to.equal(undefined);
+      expect(out.records[1].baseline.metrics).to.deep.equal({});
+      // its first sample is folded into the prior (not re-initialised); in its bootstrap it is not clipped
+      const m = store.peek('dst 10.9.9.9').metrics.packetsPerSecond;
+      expect(m.slow).to.be.closeTo(0.05 * 1000 + 0.95 * 30, 1e-12);
+      expect(m.fast).to.be.closeTo(0.3 * 1000 + 0.7 * 30, 1e-12);
+      expect(m.samples).to.equal(1);
+      expect(store.peek('dst 10.9.9.9').metrics.newMetric).to.include({ slow: 3, samples: 1 });
+      expect(store.stats()).to.include({ prior: 1, clippedSamples: 0 });
+    });
+
+    it('prior: true stays until the key has samplesToMature samples of its own', function () {
+      const store = new BaselineStore({ bootstrapMs: 0 });
+      peers(store, 59);
+      const seen = [];
+      for (let i = 59; i < 59 + 61; i++) {
+        const out = store.annotate(win(i, [['dstHost', 'dst new', { packetsPerSecond: 30 }]]));
+        seen.push(out.records[0].baseline.prior === true);
+      }
+      expect(seen.indexOf(false)).to.equal(store.samplesToMature); // 59 own samples before that window
+      expect(seen.slice(0, 59).every(Boolean)).to.equal(true);
+    });
+
+    it('no prior with fewer than priorMinPeers mature peers, or with priors off', function () {
+      const few = new BaselineStore({ bootstrapMs: 0, priorMinPeers: 6 });
+      peers(few, 59);
+      expect(few.annotate(win(59, [['dstHost', 'dst new', { packetsPerSecond: 1 }]])).records[0].baseline).to.not.have.property('prior');
+      const off = new BaselineStore({ bootstrapMs: 0, priors: false });
+      peers(off, 59);
+      expect(off.annotate(win(59, [['dstHost', 'dst new', { packetsPerSecond: 1 }]])).records[0].baseline.metrics).to.deep.equal({});
+      const young = new BaselineStore({ bootstrapMs: 0 });
+      peers(young, 58); // 58 samples: learning, not mature
+      expect(young.annotate(win(58, [['dstHost', 'dst new', { packetsPerSecond: 1 }]])).records[0].baseline).to.not.have.property('prior');
+    });
+  });
+
+  describe('poisoning resistance', function () {
+    // A mature host: 1 hour (360 windows of 10 s) of pps 100 ± 10 from a seeded generator; then a
+    // 20-minute flood of 5,000 pps (120 windows); then normal traffic again.
+    const ALPHA = 0.05, K = 3, FLOOR = 10; // slow α, clipSigma, clip floor of packetsPerSecond (defaults)
+    function lcg(seed) { let x = seed >>> 0; return () => { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; return x / 2 ** 32; }; }
+    function run(opts, { recoverWindows = 0, secondFloodAfter = null, maintenanceDuringFlood = false } = {}) {
+      const { RuleDetector } = require('../../dist/core/rules.js');
+      const store = new BaselineStore(opts);
+      const detector = new RuleDetector();
+      const rnd = lcg(42);
+      let i = 0;
+      const normal = () => 100 + (rnd() - 0.5) * 20;
+      const step = (pps) => {
+        const w = store.annotate(win(i++, [['dstHost', 'dst 10.0.0.5', { packetsPerSecond: pps }]]));
+        return { baseline: w.records[0].baseline, events: detector.evaluate(w) };
+      };
+      for (let j = 0; j < 360; j++) step(normal());
+      const pre = store.peek('dst 10.0.0.5').metrics.packetsPerSecond;
+      let lastFloodEvents;
+      store.setMaintenance(maintenanceDuringFlood);
+      for (let j = 0; j < 120; j++) lastFloodEvents = step(5000).events;
+      store.setMaintenance(false);
+      const after = store.peek('dst 10.0.0.5').metrics.packetsPerSecond;
+      for (let j = 0; j < recoverWindows; j++) step(normal());
+      const recovered = store.peek('dst 10.0.0.5').metrics.packetsPerSecond;
+      let second;
+      if (secondFloodAfter !== null) second = step(5000);
+      return { store, pre, after, recovered, lastFloodEvents, second };
+    }
+
+    it('a 20-minute flood on a mature host moves μ by at most 120·α·max(kσ, floor), and μ is back within 10 % after N windows', function () {
+      const { pre, after } = run({});
+      expect(pre.samples).to.be.at.least(59);
+      const bound = 120 * ALPHA * Math.max(K * pre.std, FLOOR); // σ is frozen while samples are clipped
+      expect(after.slow - pre.slow).to.be.at.most(bound + 1e-9);
+      expect(after.slow - pre.slow).to.be.above(0);
+      expect(after.std, 'σ not widened by clipped samples').to.be.closeTo(pre.std, 1e-9);
+      // afterwards the excess decays by (1 − α) per normal window: within 10 % of μ after
+      // N = ceil(ln(0.1·μ / bound) / ln(1 − α)) windows, plus 10 for the noise of the normal samples
+      const N = Math.ceil(Math.log((0.1 * pre.slow) / bound) / Math.log(1 - ALPHA)) + 10;
+      const { recovered } = run({}, { recoverWindows: N });
+      expect(Math.abs(recovered.slow - pre.slow) / pre.slow, `μ ${recovered.slow} vs ${pre.slow} after ${N} windows`).to.be.at.most(0.1);
+      // controls: learning at full weight (maintenance mode during the flood, or clipping off)
+      // makes the flood the new normal, and μ is not back after N windows
+      const maintenance = run({}, { recoverWindows: N, maintenanceDuringFlood: true });
+      expect(maintenance.after.slow).to.be.above(4000);
+      expect(Math.abs(maintenance.recovered.slow - maintenance.pre.slow) / maintenance.pre.slow).to.be.above(0.1);
+      const full = run({ clipSigma: 0 }, { recoverWindows: N });
+      expect(full.after.slow, 'unclipped: μ close to the flood level').to.be.above(4000);
+      expect(Math.abs(full.recovered.slow - full.pre.slow) / full.pre.slow).to.be.above(0.1);
+    });
+
+    it('the flood is still flagged in its 120th window, and a second flood is not missed (right after, and after recovery)', function () {
+      const { lastFloodEvents } = run({});
+      expect(lastFloodEvents.map((e) => `${e.rule}/${e.metric}/${e.severity}`), 'spike rule still fires at the end of the flood').to.include('spike/packetsPerSecond/high');
+      const full = run({ clipSigma: 0 });
+      expect(full.lastFloodEvents, 'without clipping the flood has become normal').to.deep.equal([]);
+      for (const gap of [10, 60]) {
+        const { second } = run({}, { recoverWindows: gap, secondFloodAfter: 0 });
+        const rules = second.events.flatMap((e) => e.findings.filter((f) => f.metric === 'packetsPerSecond' && f.severity === 'high').map((f) => f.rule));
+        expect(rules, `second flood ${gap} windows after the first`).to.include('spike');
+        expect(second.baseline.metrics.packetsPerSecond.mean).to.be.below(1000);
+      }
+    });
+
+    it('maintenance mode learns at full weight; frozen learns nothing', function () {
+      const m = new BaselineStore({ bootstrapMs: 0 });
+      m.setMaintenance(true);
+      for (let i = 0; i < 60; i++) m.annotate(win(i, [['dstHost', 'dst a', { packetsPerSecond: 100 }]]));
+      m.annotate(win(60, [['dstHost', 'dst a', { packetsPerSecond: 5000 }]]));
+      expect(m.peek('dst a').metrics.packetsPerSecond.slow).to.be.closeTo(0.05 * 5000 + 0.95 * 100, 1e-9);
+      expect(m.stats().clippedSamples).to.equal(0);
+      m.setMaintenance(false);
+      m.annotate(win(61, [['dstHost', 'dst a', { packetsPerSecond: 50000 }]]));
+      expect(m.stats().clippedSamples).to.equal(1);
+
+      const f = new BaselineStore({ bootstrapMs: 0 });
+      f.annotate(win(0, [['dstHost', 'dst a', { packetsPerSecond: 100 }]]));
+      const before = JSON.stringify(f.toSnapshot());
+      f.setFrozen(true);
+      const out = f.annotate(win(1, [['dstHost', 'dst a', { packetsPerSecond: 900 }], ['dstHost', 'dst new', { packetsPerSecond: 1 }]]));
+      expect(out.records[0].baseline.metrics.packetsPerSecond.slow, 'still annotated').to.equal(100);
+      expect(out.records[1].baseline).to.deep.include({ samples: 0, metrics: {} });
+      expect(f.peek('dst new'), 'no new key while frozen').to.equal(undefined);
+      expect(JSON.stringify({ ...f.toSnapshot(), modes: undefined })).to.equal(JSON.stringify({ ...JSON.parse(before), modes: undefined }));
+      expect(f.toSnapshot().modes).to.deep.equal({ maintenance: false, frozen: true });
+      expect(BaselineStore.fromSnapshot(JSON.parse(JSON.stringify(f.toSnapshot()))).modes()).to.deep.equal({ maintenance: false, frozen: true });
+    });
+  });
+
+  it('bootstrap thresholds from the line rate: 1 Gbit/s × 0.1 = 100 Mbit/s and 100 Mbit/s / 672 bit per minimum frame', function () {
+    const store = new BaselineStore({ lineRateBitsPerSecond: 1e9, lineRateFraction: 0.1 });
+    const out = store.annotate(win(0, [['interface', 'iface eth0', { packets: 1 }]]));
+    // 64-byte frame + 8 preamble/SFD + 12 inter-frame gap = 84 bytes = 672 bits (IEEE 802.3): 1.488 Mpps at 1 Gbit/s
+    expect(out.bootstrapThresholds.bitsPerSecond).to.equal(1e8);
+    expect(out.bootstrapThresholds.packetsPerSecond).to.be.closeTo(148_809.52, 0.01);
+    expect(out.bootstrapThresholds).to.include({ lineRateBitsPerSecond: 1e9, fraction: 0.1 });
+    expect(new BaselineStore().annotate(win(0, [])).bootstrapThresholds).to.equal(undefined);
+    expect(() => new BaselineStore({ lineRateFraction: 0 })).to.throw(RangeError, /lineRateFraction/);
+    expect(() => new BaselineStore({ lineRateBitsPerSecond: -1 })).to.throw(RangeError, /lineRateBitsPerSecond/);
+  });
+
+  describe('seasonal profile (hour of day)', function () {
+    // 10-minute windows (6 per hour) so that days pass quickly; a host at 100 packet/s, with a
+    // nightly backup at 5,000 packet/s from 02:00 to 02:59 UTC.
+    const W = 600_000;
+    const DAY0 = Date.UTC(2026, 0, 1);
+    function day(i) {
+      const windowStart = DAY0 + i * W;
+      const hour = Math.floor(windowStart / 3_600_000) % 24;
+      const pps = hour === 2 ? 5000 : 100;
+      return {
+        kind: 'netbaseline/window', version: 1, source: 'test', windowStart, windowEnd: windowStart + W, windowMs: W, gapBeforeMs: 0, final: false,
+        counters: { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: i + 1 },
+        records: [{ scope: 'dstHost', key: 'dst 10.0.0.9', windowStart, windowEnd: windowStart + W, metrics: { packetsPerSecond: pps } }],
+      };
+    }
+    const burst = (windowStart, pps) => ({ ...day(0), windowStart, windowEnd: windowStart + W,
+      records: [{ scope: 'dstHost', key: 'dst 10.0.0.9', windowStart, windowEnd: windowStart + W, metrics: { packetsPerSecond: pps } }] });
+
+    it('baselines each hour of the day on its own: the nightly backup is normal at 02:00 and not at 14:00', function () {
+      const { RuleDetector } = require('../../dist/core/rules.js');
+      const opts = { seasonal: 'hour-of-day', seasonalDays: 2, seasonalTimeZone: 'utc', bootstrapMs: 0 };
+      const store = new BaselineStore(opts);
+      const plain = new BaselineStore({ bootstrapMs: 0 });
+      for (let i = 0; i < 3 * 144; i++) { store.annotate(day(i)); plain.annotate(day(i)); } // three days
+      // slot α for 10-min windows and 2 days: 1 − 0.05^(600,000 / (2 · 3,600,000)) = 1 − 0.05^(1/12);
+      // 12 samples (2 days × 6 windows of that hour) to be mature; three days give 18
+      const slot = store.peek('dst 10.0.0.9 @02h');
+      expect(slot.samples).to.equal(18);
+      expect(slot.state).to.equal('mature');
+      expect(slot.metrics.packetsPerSecond.slow).to.be.closeTo(5000, 1e-6);
+      expect(store.peek('dst 10.0.0.9 @14h').metrics.packetsPerSecond.slow).to.be.closeTo(100, 1e-6);
+      expect(store.peek('dst 10.0.0.9'), 'no plain key in seasonal mode').to.equal(undefined);
+      const detector = new RuleDetector();
+      const fired = (w) => detector.evaluate(w).flatMap((e) => e.findings.map((f) => `${f.rule}/${f.severity}`));
+      const night = DAY0 + 3 * 86_400_000 + 2 * 3_600_000 + W; // day 4, 02:10
+      const afternoon = DAY0 + 3 * 86_400_000 + 14 * 3_600_000 + W; // day 4, 14:10
+      expect(fired(store.annotate(burst(night, 5000))), 'backup at 02:10 against the 02h profile').to.deep.equal([]);
+      expect(fired(store.annotate(burst(afternoon, 5000))), 'the same traffic at 14:10').to.include('spike/high');
+      // control: without the profile the 02:00 backup is judged against the all-day baseline
+      expect(fired(plain.annotate(burst(night, 5000)))).to.include('spike/high');
+    });
+
+    it('zero-fills only the slots of the current hour, and the slot keys survive a snapshot', function () {
+      const store = new BaselineStore({ seasonal: 'hour-of-day', seasonalTimeZone: 'utc', zeroFillHorizonMs: 86_400_000 });
+      store.annotate(burst(DAY0 + 2 * 3_600_000, 100)); // 02:00
+      const empty = (t) => ({ ...burst(t, 0), records: [] });
+      store.annotate(empty(DAY0 + 2 * 3_600_000 + W)); // 02:10: the 02h slot gets a zero sample
+      store.annotate(empty(DAY0 + 3 * 3_600_000)); // 03:00: no 03h slot yet, the 02h slot is not touched
+      expect(store.peek('dst 10.0.0.9 @02h').samples).to.equal(2);
+      const restored = BaselineStore.fromSnapshot(JSON.parse(JSON.stringify(store.toSnapshot())));
+      expect(restored.peek('dst 10.0.0.9 @02h')).to.deep.equal(store.peek('dst 10.0.0.9 @02h'));
+      const copy = BaselineStore.fromSnapshot(store.toSnapshot());
+      expect(copy.reset('dst 10.0.0.9'), 'reset(key) forgets its slot keys').to.equal(true);
+      expect(copy.stats().keys).to.equal(0);
+      const snapKey = store.toSnapshot().keys[0];
+      expect(snapKey).to.include({ key: 'dst 10.0.0.9 @02h', slot: 2 });
+      expect(() => new BaselineStore({ seasonal: 'weekly' })).to.throw(RangeError, /seasonal/);
+      expect(() => new BaselineStore({ seasonalDays: 0 })).to.throw(RangeError, /seasonalDays/);
+    });
+  });
+
+  it('a replay that starts again (packet time back by more than a window) continues the learned keys instead of re-bootstrapping them', function () {
+    const store = new BaselineStore({ bootstrapMs: 60_000, slowAlpha: 0.5, fastAlpha: 0.9 }); // mature at 5 samples
+    const pass = () => {
+      const states = [];
+      for (let i = 0; i < 8; i++) states.push(store.annotate(win(i, [['dstHost', 'dst a', { packets: 10 }]])).records[0].baseline);
+      return states;
+    };
+    const first = pass();
+    expect(first.map((b) => b.state)).to.deep.equal(['bootstrap', 'bootstrap', 'bootstrap', 'bootstrap', 'bootstrap', 'bootstrap', 'mature', 'mature']);
+    const second = pass(); // same windows again: T0, T0 + 10 s, …
+    expect(second.map((b) => b.state), 'not back to bootstrap').to.deep.equal(Array(8).fill('mature'));
+    expect(second.map((b) => b.samples)).to.deep.equal([8, 9, 10, 11, 12, 13, 14, 15]);
+    // first seen shifted back by the jump (80 s, end of window 7 − start of window 0): age carries on
+    expect(second[0].firstSeen).to.equal(T0 - 80_000);
+    expect(store.stats().timeRebases).to.equal(1);
+    // a window that merely repeats or overlaps the latest one is not a jump
+    store.annotate(win(7, [['dstHost', 'dst a', { packets: 10 }]]));
+    expect(store.stats().timeRebases).to.equal(1);
+  });
+
   it('rejects bad options with RangeError', function () {
     expect(() => new BaselineStore({ fastAlpha: 0.05, slowAlpha: 0.3 })).to.throw(RangeError);
     expect(() => new BaselineStore({ slowAlpha: 0 })).to.throw(RangeError);
@@ -170,5 +454,9 @@ describe('BaselineStore', function () {
     expect(() => new BaselineStore({ scopes: [] })).to.throw(RangeError);
     expect(() => new BaselineStore({ maxKeys: 0 })).to.throw(RangeError);
     expect(() => new BaselineStore({ maxKeys: 1.5 })).to.throw(RangeError);
+    expect(() => new BaselineStore({ zeroFillHorizonMs: -1 })).to.throw(RangeError, /zeroFillHorizonMs/);
+    expect(() => new BaselineStore({ clipSigma: NaN })).to.throw(RangeError, /clipSigma/);
+    expect(() => new BaselineStore({ clipFloors: { packetsPerSecond: -1 } })).to.throw(RangeError, /clipFloors/);
+    expect(() => new BaselineStore({ priorMinPeers: 0 })).to.throw(RangeError, /priorMinPeers/);
   });
 });

@@ -58,4 +58,30 @@ describe('ewma', function () {
     expect(() => ewma.checkAlphas(0.05, 0.3)).to.throw(RangeError, /greater/);
     expect(() => ewma.checkAlphas(NaN, 0.05)).to.throw(RangeError);
   });
+
+  it('updateSample steps a seeded state without re-initialising it', function () {
+    const s = { fast: 30, slow: 30, variance: 0, samples: 0 };
+    ewma.updateSample(s, 1000, 0.3, 0.05);
+    // by hand: fast 0.3·1000 + 0.7·30 = 321; diff 970, incr 48.5, slow 78.5, var 0.95·(0 + 970·48.5) = 44,692.75
+    expect(s.fast).to.be.closeTo(321, 1e-9);
+    expect(s.slow).to.be.closeTo(78.5, 1e-9);
+    expect(s.variance).to.be.closeTo(44692.75, 1e-6);
+    expect(s.samples).to.equal(1);
+  });
+
+  it('foldClipped: fast takes the raw value, slow the clipped one, the variance stays', function () {
+    const s = { fast: 100, slow: 100, variance: 25, samples: 10 };
+    ewma.foldClipped(s, 5000, 115, 0.3, 0.05);
+    // fast 0.3·5000 + 0.7·100 = 1570; slow 0.05·115 + 0.95·100 = 100.75
+    expect(s).to.deep.equal({ fast: 1570, slow: 100.75, variance: 25, samples: 11 });
+  });
+
+  it('gapAlpha: one step with α′ = 1 − (1−α)^k equals k steps of α with the same value', function () {
+    expect(ewma.gapAlpha(0.05, 1)).to.equal(0.05);
+    expect(ewma.gapAlpha(0.05, 0.5), 'below one window: α').to.equal(0.05);
+    expect(ewma.gapAlpha(0.05, 4)).to.be.closeTo(1 - 0.95 ** 4, 1e-15);
+    let stepwise = 10;
+    for (let i = 0; i < 4; i++) stepwise = ewma.ewmaNext(stepwise, 100, 0.05);
+    expect(ewma.ewmaNext(10, 100, ewma.gapAlpha(0.05, 4))).to.be.closeTo(stepwise, 1e-12);
+  });
 });

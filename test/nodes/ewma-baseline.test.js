@@ -23,8 +23,9 @@ function nextMessage(id) {
 }
 const flowOf = (id, extra = {}) => [
   { id, type: 'ewma-baseline', name: 'base', fastAlpha: '0.9', slowAlpha: '0.5', bootstrapMinutes: '0', maxKeys: '1000',
-    scopeInterface: true, scopeDstHost: true, scopeSrcHost: true, scopeFlow: false, persist: true, wires: [['out']], ...extra },
+    scopeInterface: true, scopeDstHost: true, scopeSrcHost: true, scopeFlow: false, persist: true, wires: [['out'], ['exp']], ...extra },
   { id: 'out', type: 'helper' },
+  { id: 'exp', type: 'helper' },
   { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
   { id: 'caught', type: 'helper' },
 ];
@@ -139,7 +140,7 @@ describe('ewma-baseline node', function () {
     const b = (await got).payload.records[0].baseline;
     expect(b.samples, 'only the good window was folded in').to.equal(1);
     expect(b.metrics.p.slow).to.equal(4);
-    expect(n.status.lastCall.args[0]).to.include({ fill: 'green', text: '1 key · 0% mature' });
+    expect(n.status.lastCall.args[0]).to.include({ fill: 'green', text: '1 key · 0% mature · 1 learning' });
   });
 
   it('msg.reset clears one key or all keys', async function () {
@@ -166,7 +167,7 @@ describe('ewma-baseline node', function () {
     const got = nextMessage('out');
     n.receive({ payload: win(0, [['dstHost', 'dst a', { p: 1 }], ['dstHost', 'dst b', { p: 1 }]]) });
     await got;
-    expect(n.status.lastCall.args[0]).to.deep.equal({ fill: 'blue', shape: 'dot', text: '2 keys · bootstrap' });
+    expect(n.status.lastCall.args[0]).to.deep.equal({ fill: 'blue', shape: 'dot', text: '2 keys · 0% mature · 2 bootstrap' });
   });
 
   it('reports a bad configuration and stays deployed', async function () {
@@ -203,5 +204,108 @@ describe('ewma-baseline node', function () {
     await got;
     await helper.unload();
     expect(fs.existsSync(path.join(userDir, 'netbaseline'))).to.equal(false);
+  });
+
+  it('status counts keys per maturity state', async function () {
+    // slow α 0.5 → mature at 5 samples; bootstrap 0.5 min = 30 s
+    await helper.load(baselineNode, flowOf('eb10', { persist: false, bootstrapMinutes: '0.5', zeroFillMinutes: '0' }));
+    const n = helper.getNode('eb10');
+    expect(n, 'node started').to.exist;
+    // windows 0..5: dst a every window; dst b from window 3; dst c in window 5 only
+    for (let i = 0; i < 6; i++) {
+      const recs = [['dstHost', 'dst a', { p: 1 }]];
+      if (i >= 3) recs.push(['dstHost', 'dst b', { p: 1 }]);
+      if (i === 5) recs.push(['dstHost', 'dst c', { p: 1 }]);
+      const got = nextMessage('out');
+      n.receive({ payload: win(i, recs) });
+      await got;
+    }
+    // clock = end of window 5 = T0 + 60 s. a: 6 samples, 60 s old → mature; b: first seen T0 + 30 s,
+    // 30 s ≥ 30 s → learning (3 samples); c: first seen T0 + 50 s → bootstrap. floor(1/3·100) = 33 %
+    expect(n.status.lastCall.args[0]).to.deep.equal({ fill: 'green', shape: 'dot', text: '3 keys · 33% mature · 1 learning · 1 bootstrap' });
+  });
+
+  it('msg.maintenance and msg.freeze switch learning modes, shown in the status; bad values are rejected', async function () {
+    await helper.load(baselineNode, flowOf('eb11', { persist: false }));
+    const n = helper.getNode('eb11');
+    let got = nextMessage('out');
+    n.receive({ payload: win(0, [['dstHost', 'dst a', { p: 10 }]]) });
+    await got;
+    n.receive({ freeze: true });
+    expect(n.status.lastCall.args[0]).to.include({ fill: 'yellow', text: '1 key · 0% mature · 1 learning · frozen' });
+    got = nextMessage('out');
+    n.receive({ payload: win(1, [['dstHost', 'dst a', { p: 1000 }], ['dstHost', 'dst z', { p: 1 }]]) });
+    let recs = (await got).payload.records;
+    expect(recs[0].baseline.samples).to.equal(1);
+    n.receive({ freeze: false });
+    got = nextMessage('out');
+    n.receive({ payload: win(2, [['dstHost', 'dst a', { p: 10 }], ['dstHost', 'dst z', { p: 1 }]]) });
+    recs = (await got).payload.records;
+    expect(recs.map((r) => r.baseline.samples), 'nothing learned while frozen').to.deep.equal([1, 0]);
+    const caught = nextMessage('caught');
+    n.receive({ maintenance: 'yes' });
+    expect((await caught).error.message).to.match(/msg\.maintenance must be true\/"on" or false\/"off"/);
+    n.receive({ maintenance: 'on' }); // as cooldown-gate reads it, so one message drives both
+    expect(n.status.lastCall.args[0].text).to.match(/· maintenance$/);
+  });
+
+  it('exports the state on the second output (topic baseline-export) and imports a snapshot (topic baseline-import)', async function () {
+    await helper.load(baselineNode, flowOf('eb12', { persist: false }));
+    const n = helper.getNode('eb12');
+    for (let i = 0; i < 3; i++) {
+      const got = nextMessage('out');
+      n.receive({ payload: win(i, [['dstHost', 'dst a', { p: 10 * (i + 1) }]]) });
+      await got;
+    }
+    let exported = nextMessage('exp');
+    n.receive({ topic: 'baseline-export' });
+    const snap = (await exported).payload;
+    expect((await exported).topic).to.equal('baseline-export');
+    expect(snap).to.include({ format: 'netbaseline/baseline', version: 1 });
+    expect(snap.keys.map((k) => [k.key, k.samples])).to.deep.equal([['dst a', 3]]);
+    const text = JSON.stringify(snap);
+
+    // a bad import is rejected and changes nothing
+    const caught = nextMessage('caught');
+    n.receive({ topic: 'baseline-import', payload: { format: 'netbaseline/baseline', version: 1, keys: 'x' } });
+    expect((await caught).error.message).to.match(/baseline snapshot: options must be an object/);
+    n.receive({ reset: true });
+    exported = nextMessage('exp');
+    n.receive({ topic: 'baseline-export' });
+    expect((await exported).payload.keys).to.deep.equal([]);
+
+    // import the JSON text exported before the reset: the key is back with its samples
+    n.receive({ topic: 'baseline-import', payload: text });
+    const got = nextMessage('out');
+    n.receive({ payload: win(3, [['dstHost', 'dst a', { p: 40 }]]) });
+    const b = (await got).payload.records[0].baseline;
+    expect(b.samples).to.equal(3);
+    // slow α 0.5 of 10, 20, 30: 10 → 15 → 22.5
+    expect(b.metrics.p.slow).to.be.closeTo(22.5, 1e-12);
+  });
+
+  it('puts the line-rate bootstrap thresholds on the window', async function () {
+    await helper.load(baselineNode, flowOf('eb13', { persist: false, lineRateMbps: '1000', lineRatePercent: '10' }));
+    const got = nextMessage('out');
+    helper.getNode('eb13').receive({ payload: win(0, [['interface', 'iface eth0', { p: 1 }]]) });
+    const t = (await got).payload.bootstrapThresholds;
+    expect(t).to.include({ bitsPerSecond: 1e8, lineRateBitsPerSecond: 1e9, fraction: 0.1 });
+    expect(t.packetsPerSecond).to.be.closeTo(1e8 / 672, 1e-6);
+  });
+
+  it('seasonal hour-of-day profile from the editor: records are baselined under "<key> @HHh"', async function () {
+    await helper.load(baselineNode, flowOf('eb14', { persist: false, seasonal: 'hour-of-day', seasonalDays: '3', seasonalTimeZone: 'utc' }));
+    const n = helper.getNode('eb14');
+    expect(n, 'node started').to.exist;
+    expect(n.status.called && n.status.lastCall.args[0].fill === 'red', 'no config error').to.equal(false);
+    for (let i = 0; i < 2; i++) {
+      const got = nextMessage('out');
+      n.receive({ payload: win(i, [['dstHost', 'dst a', { p: 1 }]]) });
+      await got;
+    }
+    const exported = nextMessage('exp');
+    n.receive({ topic: 'baseline-export' });
+    // T0 = 1,700,000,000,000 ms = 2023-11-14 22:13:20 UTC
+    expect((await exported).payload.keys.map((k) => [k.key, k.samples])).to.deep.equal([['dst a @22h', 2]]);
   });
 });
