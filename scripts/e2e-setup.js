@@ -39,7 +39,7 @@ function pack() {
 }
 
 /**
- * A fresh user directory with the packed package installed by `npm` running on `env`'s Node.
+ * A fresh user directory with the packed package and node-red-node-email@5 installed by `npm` running on `env`'s Node.
  * `omitOptional` installs it without its optional dependency `pcap`, as on a machine without
  * libpcap where that module cannot be built.
  */
@@ -48,7 +48,9 @@ function freshUserDir(name, env, omitOptional = false) {
   fs.rmSync(userDir, { recursive: true, force: true });
   fs.mkdirSync(userDir, { recursive: true });
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-user', private: true, description: 'e2e user directory' }, null, 2));
-  run('npm', ['install', '--no-audit', '--no-fund', ...(omitOptional ? ['--omit=optional'] : []), pack()], { cwd: userDir, env });
+  // node-red-node-email: the e-mail node that examples/email-alerts.json sends through (a user installs it
+  // from the palette manager); installed in the same npm run as the package.
+  run('npm', ['install', '--no-audit', '--no-fund', ...(omitOptional ? ['--omit=optional'] : []), pack(), 'node-red-node-email@5'], { cwd: userDir, env });
   return userDir;
 }
 

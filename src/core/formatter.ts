@@ -17,11 +17,50 @@ import type { AnomalyEvent, Finding } from './contracts';
 
 export { formatCount, formatMetricValue, formatPercent, formatTime };
 
-/** Output shapes of {@link formatAnomaly}. */
-export type FormatShape = 'text' | 'json' | 'email';
+/**
+ * Output shapes of {@link formatAnomaly}: `text`, `json`, `email` (node-red-node-email), `mqtt`
+ * (topic template, JSON payload, retained current state), `slack`, `teams`, `discord` (webhook
+ * JSON for an http request node), `syslog` (RFC 5424 line), `cef` (ArcSight CEF line).
+ */
+export type FormatShape = 'text' | 'json' | 'email' | 'mqtt' | 'slack' | 'teams' | 'discord' | 'syslog' | 'cef';
 
 /** All shapes, for validation and the editor. */
-export const FORMAT_SHAPES: readonly FormatShape[] = ['text', 'json', 'email'];
+export const FORMAT_SHAPES: readonly FormatShape[] = ['text', 'json', 'email', 'mqtt', 'slack', 'teams', 'discord', 'syslog', 'cef'];
+
+/** Default MQTT topic template of the `mqtt` shape. */
+export const DEFAULT_TOPIC_TEMPLATE = 'netbaseline/{severity}/{scope}/{key}';
+
+/** Options of {@link formatAnomaly}; each applies to the shapes named. */
+export interface FormatOptions {
+  /**
+   * `mqtt`: topic template; placeholders `{severity}`, `{scope}`, `{key}`, `{rule}`, `{status}`,
+   * `{metric}`, `{incident}`, each replaced by a topic-safe level ({@link topicLevel}). Default
+   * {@link DEFAULT_TOPIC_TEMPLATE}.
+   */
+  topicTemplate?: string;
+  /**
+   * `mqtt`: publish firing events retained (`msg.retain = true`), so that a client connecting later
+   * sees the current state; a resolved event is sent (not retained) and then cleared with an empty
+   * retained payload on the same topic ({@link FormattedAnomaly.clearRetained}). Use a template
+   * whose placeholders do not change while an anomaly lasts (`{status}` does).
+   */
+  retain?: boolean;
+  /** `syslog`: HOSTNAME field (RFC 5424 §6.2.4); default `-` (nil). */
+  hostname?: string;
+  /** `syslog`: facility 0–23 (RFC 5424 §6.2.1); default 16 (local0). */
+  facility?: number;
+}
+
+/** A {@link MaintenanceSummary}-shaped payload from cooldown-gate's second output. */
+interface SummaryPayload {
+  kind: 'netbaseline/maintenance-summary';
+  start: number;
+  end: number;
+  reason: string;
+  held: number;
+  message: string;
+  [k: string]: unknown;
+}
 
 /** What {@link formatAnomaly} returns: the properties to set on the outgoing message. */
 export interface FormattedAnomaly {
@@ -34,6 +73,15 @@ export interface FormattedAnomaly {
    * when `msg.payload` is HTML.
    */
   plaintext?: string;
+  /** `mqtt` with `retain`: the value for `msg.retain`. */
+  retain?: boolean;
+  /**
+   * `mqtt` with `retain`, resolved events: after this message, publish an empty payload retained on
+   * the same topic to clear the retained state (MQTT 3.1.1 §3.3.1.3).
+   */
+  clearRetained?: boolean;
+  /** Webhook shapes: `{ 'content-type': 'application/json' }` for the http request node. */
+  headers?: Record<string, string>;
 }
 
 /** The sentence every e-mail ends with. */
@@ -63,7 +111,8 @@ export const SIGNAL_NOT_VERDICT =
  *
  * @throws {ContractError} when `event` is not an anomaly event or `shape` is not a {@link FormatShape}.
  */
-export function formatAnomaly(event: AnomalyEvent, shape: FormatShape): FormattedAnomaly {
+export function formatAnomaly(event: AnomalyEvent, shape: FormatShape, options: FormatOptions = {}): FormattedAnomaly {
+  if (isSummary(event)) return formatSummary(event, shape, options);
   assertAnomalyEvent(event);
   switch (shape) {
     case 'text':
@@ -72,6 +121,18 @@ export function formatAnomaly(event: AnomalyEvent, shape: FormatShape): Formatte
       return { topic: anomalyTopic(event), payload: copyEvent(event) };
     case 'email':
       return formatEmail(event);
+    case 'mqtt':
+      return formatMqtt(event, options);
+    case 'slack':
+      return webhook(event, formatSlack(event));
+    case 'teams':
+      return webhook(event, formatTeams(event));
+    case 'discord':
+      return webhook(event, formatDiscord(event));
+    case 'syslog':
+      return { topic: anomalyTopic(event), payload: formatSyslog(event, options) };
+    case 'cef':
+      return { topic: anomalyTopic(event), payload: formatCef(event) };
     default:
       throw new ContractError(`unknown format shape ${JSON.stringify(shape)}; expected one of ${FORMAT_SHAPES.join(', ')}`);
   }
@@ -170,10 +231,20 @@ function plural(n: number, one: string, many: string): string {
   return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
+/** `HIGH`, `MEDIUM`, or `RESOLVED` for a resolved event. */
+function label(event: AnomalyEvent): string {
+  return isResolved(event) ? 'RESOLVED' : event.severity.toUpperCase();
+}
+
+function isResolved(event: AnomalyEvent): boolean {
+  return (event.status as string) === 'resolved';
+}
+
 function formatText(event: AnomalyEvent): string {
   const held = heldBack(event);
-  const head = oneLine(`[${event.severity.toUpperCase()}] ${formatTime(event.time)} ${event.rule} ${event.key}: ${event.message}`)
-    + (held > 0 ? ` [${plural(held, 'repeat', 'repeats')} held back]` : '');
+  const head = oneLine(`[${label(event)}] ${formatTime(event.time)} ${event.rule} ${event.key}: ${event.message}`)
+    + (held > 0 && !isResolved(event) ? ` [${plural(held, 'repeat', 'repeats')} held back]` : '');
+  if (isResolved(event)) return head; // the message says duration, peak and repeats
   return [head, ...findingsOf(event).map((f) => `  ${findingLine(f)}`)].join('\n');
 }
 
@@ -215,7 +286,17 @@ function details(event: AnomalyEvent): DetailRow[] {
       : 'none: this rule compares with a fixed threshold, not a learned baseline',
   });
   const held = heldBack(event);
-  if (held > 0) rows.push({ label: 'Held back', value: `${plural(held, 'repeat', 'repeats')} of this alert since the last one sent (cooldown)` });
+  if (isResolved(event)) {
+    if (typeof event.firstSeen === 'number' && typeof event.lastSeen === 'number') {
+      rows.push({ label: 'Lasted', value: `${formatDuration(event.durationMs ?? event.lastSeen - event.firstSeen)}, from ${formatTime(event.firstSeen)} to ${formatTime(event.lastSeen)}` });
+    }
+    if (typeof event.peakValue === 'number') rows.push({ label: 'Peak', value: `${formatMetricValue(event.metric, event.peakValue)} (${oneLine(event.metric)})` });
+    rows.push({ label: 'Held back', value: `${plural(held, 'repeat', 'repeats')} while it lasted` });
+  } else if (held > 0) rows.push({ label: 'Held back', value: `${plural(held, 'repeat', 'repeats')} of this alert since the last one sent (cooldown)` });
+  const inc = event.incident;
+  if (inc && typeof inc === 'object' && typeof inc.id === 'string') {
+    rows.push({ label: 'Incident', value: `${oneLine(inc.id)}: ${plural(inc.events, 'anomaly', 'anomalies')} on ${plural(inc.keyCount, 'key', 'keys')} (${(inc.keys ?? []).map(oneLine).join(', ')}), rules ${(inc.rules ?? []).map(oneLine).join(', ')}` });
+  }
   if (typeof event.id === 'string') rows.push({ label: 'Event id', value: oneLine(event.id) });
   return rows;
 }
@@ -237,7 +318,7 @@ function alignColumns(rows: string[][]): string[] {
 }
 
 function formatEmail(event: AnomalyEvent): FormattedAnomaly {
-  const severity = event.severity.toUpperCase();
+  const severity = label(event);
   let subject = oneLine(`[netbaseline] ${severity} ${event.rule} on ${event.key}`).trim();
   if (subject.length > SUBJECT_MAX) subject = `${subject.slice(0, SUBJECT_MAX - 1)}…`;
 
@@ -245,7 +326,7 @@ function formatEmail(event: AnomalyEvent): FormattedAnomaly {
   const findings = findingsOf(event);
   const labelWidth = Math.max(...rows.map((r) => r.label.length)) + 1;
   const text = [
-    `${severity} anomaly: ${oneLine(event.rule)} on ${oneLine(event.key)}`,
+    `${isResolved(event) ? 'Resolved' : `${severity} anomaly`}: ${oneLine(event.rule)} on ${oneLine(event.key)}`,
     '',
     ...rows.map((r) => `${`${r.label}:`.padEnd(labelWidth)} ${r.value}`),
     '',
@@ -262,7 +343,7 @@ function formatEmail(event: AnomalyEvent): FormattedAnomaly {
     '<!DOCTYPE html>',
     `<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
     '<body style="font-family:sans-serif">',
-    `<h2>${escapeHtml(severity)} anomaly: ${escapeHtml(oneLine(event.rule))} on ${escapeHtml(oneLine(event.key))}</h2>`,
+    `<h2>${isResolved(event) ? 'Resolved' : `${escapeHtml(severity)} anomaly`}: ${escapeHtml(oneLine(event.rule))} on ${escapeHtml(oneLine(event.key))}</h2>`,
     '<table>',
     ...rows.map((r) => `<tr><th style="text-align:left;padding:2px 8px;vertical-align:top">${escapeHtml(r.label)}</th><td style="padding:2px 8px">${escapeHtml(r.value)}</td></tr>`),
     '</table>',
@@ -284,4 +365,270 @@ function copyEvent(event: AnomalyEvent): AnomalyEvent {
   } catch (err) {
     throw new ContractError(`anomaly: cannot be copied (${err instanceof Error ? err.message : String(err)})`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MQTT
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Fills a topic template: `{severity}`, `{scope}`, `{key}`, `{rule}`, `{status}`, `{metric}`,
+ * `{incident}` become topic-safe levels ({@link topicLevel}); other text is kept. Unknown
+ * placeholders are a {@link ContractError}.
+ */
+export function fillTopic(template: string, event: AnomalyEvent): string {
+  return template.replace(/\{([a-z]+)\}/g, (_, name: string) => {
+    switch (name) {
+      case 'severity': return topicLevel(String(event.severity));
+      case 'scope': return topicLevel(typeof event.scope === 'string' ? event.scope : 'unknown');
+      case 'key': return topicLevel(String(event.key));
+      case 'rule': return topicLevel(String(event.rule));
+      case 'status': return topicLevel(String(event.status ?? 'firing'));
+      case 'metric': return topicLevel(String(event.metric));
+      case 'incident': return topicLevel(event.incident && typeof event.incident.id === 'string' ? event.incident.id : 'none');
+      default: throw new ContractError(`topic template: unknown placeholder {${name}}; use {severity}, {scope}, {key}, {rule}, {status}, {metric} or {incident}`);
+    }
+  });
+}
+
+/**
+ * Checks a topic template: non-empty, no wildcards `+`/`#` outside placeholders, known
+ * placeholders only. @throws {ContractError} saying what is wrong.
+ */
+export function checkTopicTemplate(template: string): void {
+  if (typeof template !== 'string' || template.trim() === '') throw new ContractError('topic template must not be empty');
+  if (/[+#]/.test(template.replace(/\{[a-z]+\}/g, ''))) throw new ContractError('topic template must not contain the MQTT wildcards + or #');
+  for (const m of template.matchAll(/\{([a-z]+)\}/g)) {
+    if (!['severity', 'scope', 'key', 'rule', 'status', 'metric', 'incident'].includes(m[1]!)) throw new ContractError(`topic template: unknown placeholder {${m[1]}}`);
+  }
+}
+
+function formatMqtt(event: AnomalyEvent, options: FormatOptions): FormattedAnomaly {
+  const template = options.topicTemplate === undefined || options.topicTemplate === '' ? DEFAULT_TOPIC_TEMPLATE : options.topicTemplate;
+  checkTopicTemplate(template);
+  const out: FormattedAnomaly = { topic: fillTopic(template, event), payload: copyEvent(event) };
+  if (options.retain === true) {
+    out.retain = !isResolved(event);
+    if (isResolved(event)) out.clearRetained = true;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks for chat tools
+// ---------------------------------------------------------------------------------------------
+
+function webhook(event: AnomalyEvent, body: object): FormattedAnomaly {
+  return { topic: anomalyTopic(event), payload: body, headers: { 'content-type': 'application/json' } };
+}
+
+/** One line for chat: `HIGH dual-ewma on dst 10.0.0.5: <message>`. */
+function chatTitle(event: AnomalyEvent): string {
+  return oneLine(`${label(event)} ${event.rule} on ${event.key}`);
+}
+
+/** Name/value facts for the chat shapes (the e-mail's detail rows). */
+function facts(event: AnomalyEvent): DetailRow[] {
+  return details(event).filter((r) => r.label !== 'What happened');
+}
+
+/** Slack `mrkdwn` escaping: `& < >` (Slack API "Formatting text for app surfaces"). */
+function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Slack incoming webhook body: `text` (the notification fallback) and Block Kit `blocks`: a header,
+ * the message, the facts as fields (at most 10, Slack's limit per section) and the findings.
+ */
+function formatSlack(event: AnomalyEvent): object {
+  const title = chatTitle(event);
+  const fields = facts(event).slice(0, 10).map((r) => ({ type: 'mrkdwn', text: `*${slackEscape(r.label)}*\n${slackEscape(r.value).slice(0, 1900)}` }));
+  const findings = isResolved(event) ? [] : findingsOf(event).map((f) => `• ${slackEscape(findingLine(f))}`);
+  return {
+    text: `${title}: ${oneLine(event.message)}`.slice(0, 3000),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
+      { type: 'section', text: { type: 'mrkdwn', text: slackEscape(oneLine(event.message)).slice(0, 3000) } },
+      { type: 'section', fields },
+      ...(findings.length > 0 ? [{ type: 'section', text: { type: 'mrkdwn', text: findings.join('\n').slice(0, 3000) } }] : []),
+      { type: 'context', elements: [{ type: 'mrkdwn', text: SIGNAL_NOT_VERDICT }] },
+    ],
+  };
+}
+
+/**
+ * Microsoft Teams (Workflows / incoming webhook) body: a message with one Adaptive Card 1.4
+ * attachment: a title, the message, a FactSet of the details and the findings.
+ */
+function formatTeams(event: AnomalyEvent): object {
+  const resolved = isResolved(event);
+  return {
+    type: 'message',
+    attachments: [{
+      contentType: 'application/vnd.microsoft.card.adaptive',
+      content: {
+        $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+        type: 'AdaptiveCard',
+        version: '1.4',
+        body: [
+          { type: 'TextBlock', size: 'Large', weight: 'Bolder', wrap: true, text: chatTitle(event), color: resolved ? 'Good' : event.severity === 'high' ? 'Attention' : 'Warning' },
+          { type: 'TextBlock', wrap: true, text: oneLine(event.message) },
+          { type: 'FactSet', facts: facts(event).map((r) => ({ title: r.label, value: r.value })) },
+          ...(resolved ? [] : findingsOf(event).map((f) => ({ type: 'TextBlock', wrap: true, spacing: 'None', text: `- ${findingLine(f)}` }))),
+          { type: 'TextBlock', wrap: true, isSubtle: true, text: SIGNAL_NOT_VERDICT },
+        ],
+      },
+    }],
+  };
+}
+
+/**
+ * Discord webhook body: `content` (at most 2,000 characters) and one embed with title,
+ * description, colour, fields (at most 25, values ≤ 1,024 characters) and the packet time as
+ * its ISO 8601 `timestamp`. Mentions are disabled (`allowed_mentions.parse: []`).
+ */
+function formatDiscord(event: AnomalyEvent): object {
+  const resolved = isResolved(event);
+  const color = resolved ? 0x2e7d32 : event.severity === 'high' ? 0xc62828 : 0xf9a825;
+  const time = new Date(event.time);
+  return {
+    content: `${chatTitle(event)}: ${oneLine(event.message)}`.slice(0, 2000),
+    allowed_mentions: { parse: [] },
+    embeds: [{
+      title: chatTitle(event).slice(0, 256),
+      description: (resolved ? oneLine(event.message) : findingsOf(event).map((f) => `• ${findingLine(f)}`).join('\n')).slice(0, 4096),
+      color,
+      fields: facts(event).slice(0, 25).map((r) => ({ name: r.label.slice(0, 256), value: r.value.slice(0, 1024) || '-', inline: false })),
+      ...(Number.isNaN(time.getTime()) ? {} : { timestamp: time.toISOString() }),
+      footer: { text: SIGNAL_NOT_VERDICT },
+    }],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIEM lines
+// ---------------------------------------------------------------------------------------------
+
+/** IANA private enterprise number used in the syslog SD-ID: 32473 is the number RFC 5612 reserves for documentation; replace it with your own when you have one. */
+export const SYSLOG_SD_ID = 'netbaseline@32473';
+
+/** RFC 5424 §6.3.3 PARAM-VALUE escaping: `"`, `\` and `]` get a backslash. */
+function sdValue(text: unknown): string {
+  return oneLine(text).replace(/["\\\]]/g, (c) => `\\${c}`);
+}
+
+/** RFC 5424 PRINTUSASCII field (HOSTNAME, APP-NAME…): printable US-ASCII without spaces, at most `max` characters, `-` when empty. */
+function syslogField(text: unknown, max: number): string {
+  const v = String(text ?? '').replace(/[^\x21-\x7e]/g, '').slice(0, max);
+  return v === '' ? '-' : v;
+}
+
+/**
+ * An RFC 5424 syslog line (no transport framing):
+ * `<PRI>1 TIMESTAMP HOSTNAME netbaseline - ANOMALY|RESOLVED [netbaseline@32473 …] BOM MSG`.
+ * PRI = facility × 8 + severity (§6.2.1): high → 4 warning, medium → 5 notice, resolved → 6
+ * informational (an alert is a signal, never a verdict). TIMESTAMP is the packet time (§6.2.3,
+ * UTC with milliseconds). The structured data carries status, rule, severity, scope, key, metric,
+ * value, threshold, deviation, addresses, incident and event id; MSG is the event message, UTF-8
+ * with a leading BOM (§6.4).
+ */
+function formatSyslog(event: AnomalyEvent, options: FormatOptions): string {
+  const facility = options.facility ?? 16;
+  if (!Number.isInteger(facility) || facility < 0 || facility > 23) throw new ContractError(`syslog facility must be an integer 0–23, got ${String(facility)}`);
+  const resolved = isResolved(event);
+  const sev = resolved ? 6 : event.severity === 'high' ? 4 : 5;
+  const time = new Date(event.time);
+  const stamp = Number.isNaN(time.getTime()) ? '-' : time.toISOString();
+  const params: Array<[string, unknown]> = [
+    ['status', resolved ? 'resolved' : 'firing'], ['rule', event.rule], ['severity', event.severity], ['scope', event.scope],
+    ['key', event.key], ['metric', event.metric], ['value', event.value], ['threshold', event.threshold],
+    ['deviationPercent', Math.round(Number(event.deviationPercent) * 10) / 10],
+  ];
+  for (const f of ['srcIp', 'dstIp', 'srcPort', 'dstPort', 'protocol', 'suppressedCount', 'durationMs', 'peakValue'] as const) {
+    if (event[f] !== undefined) params.push([f, event[f]]);
+  }
+  if (event.incident && typeof event.incident.id === 'string') params.push(['incident', event.incident.id]);
+  if (typeof event.id === 'string') params.push(['id', event.id]);
+  const sd = `[${SYSLOG_SD_ID} ${params.map(([k, v]) => `${k}="${sdValue(v)}"`).join(' ')}]`;
+  return `<${facility * 8 + sev}>1 ${stamp} ${syslogField(options.hostname, 255)} netbaseline - ${resolved ? 'RESOLVED' : 'ANOMALY'} ${sd} \uFEFF${oneLine(event.message)}`;
+}
+
+/** CEF header field escaping: `\` and `|` (ArcSight CEF Implementation Standard, "Character encoding"). */
+function cefHeader(text: unknown): string {
+  return oneLine(text).replace(/[\\|]/g, (c) => `\\${c}`);
+}
+
+/** CEF extension value escaping: `\` and `=` get a backslash, line breaks become `\n`. */
+function cefValue(text: unknown): string {
+  return String(text).replace(/[\\=]/g, (c) => `\\${c}`).replace(/\r\n|\r|\n/g, '\\n');
+}
+
+/** Version written in CEF's Device Version field. */
+export const CEF_DEVICE_VERSION = '1';
+
+/**
+ * An ArcSight CEF line: `CEF:0|netbaseline|node-red-traffic-anomaly|1|<rule>[:resolved]|<name>|<severity>|<extension>`.
+ * Severity 0–10: high 8, medium 5, resolved 1. Extension keys (CEF standard dictionary): `rt`
+ * (packet time, epoch ms), `src`/`dst`/`spt`/`dpt`/`proto`, `msg`, `cs1`=key, `cs2`=metric,
+ * `cs3`=incident id, `cs4`=status, `cn1`=value, `cn2`=threshold, `cn3`=suppressed repeats, each
+ * custom field with its `…Label`, and `externalId` = the event id.
+ */
+function formatCef(event: AnomalyEvent): string {
+  const resolved = isResolved(event);
+  const severity = resolved ? 1 : event.severity === 'high' ? 8 : 5;
+  const ext: Array<[string, unknown]> = [['rt', Math.round(event.time)]];
+  if (event.srcIp !== undefined) ext.push(['src', event.srcIp]);
+  if (event.dstIp !== undefined) ext.push(['dst', event.dstIp]);
+  if (event.srcPort !== undefined) ext.push(['spt', event.srcPort]);
+  if (event.dstPort !== undefined) ext.push(['dpt', event.dstPort]);
+  if (event.protocol !== undefined) ext.push(['proto', String(event.protocol).toUpperCase()]);
+  ext.push(['cs1Label', 'key'], ['cs1', event.key], ['cs2Label', 'metric'], ['cs2', event.metric]);
+  if (event.incident && typeof event.incident.id === 'string') ext.push(['cs3Label', 'incident'], ['cs3', event.incident.id]);
+  ext.push(['cs4Label', 'status'], ['cs4', resolved ? 'resolved' : 'firing']);
+  ext.push(['cn1Label', 'value'], ['cn1', Math.round(event.value)], ['cn2Label', 'threshold'], ['cn2', Math.round(event.threshold)]);
+  ext.push(['cn3Label', 'suppressedCount'], ['cn3', heldBack(event)]);
+  if (typeof event.id === 'string') ext.push(['externalId', event.id]);
+  ext.push(['msg', oneLine(event.message)]);
+  const name = `${resolved ? 'Resolved: ' : ''}${event.rule} on ${event.key}`;
+  return `CEF:0|netbaseline|node-red-traffic-anomaly|${CEF_DEVICE_VERSION}|${cefHeader(`${event.rule}${resolved ? ':resolved' : ''}`)}|${cefHeader(name)}|${severity}|${ext.map(([k, v]) => `${k}=${cefValue(v)}`).join(' ')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenance summaries (cooldown-gate output 2)
+// ---------------------------------------------------------------------------------------------
+
+function isSummary(value: unknown): value is SummaryPayload {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'netbaseline/maintenance-summary';
+}
+
+/** A maintenance summary in `shape`: its message as the text of each shape. */
+function formatSummary(summary: SummaryPayload, shape: FormatShape, options: FormatOptions): FormattedAnomaly {
+  if (typeof summary.message !== 'string') throw new ContractError('maintenance summary: message must be a string');
+  const text = oneLine(summary.message);
+  const title = 'Maintenance ended';
+  switch (shape) {
+    case 'text': return { topic: 'netbaseline/maintenance', payload: `[MAINTENANCE] ${formatTime(Number(summary.end))} ${text}` };
+    case 'json': return { topic: 'netbaseline/maintenance', payload: structuredClone(summary) };
+    case 'mqtt': return { topic: 'netbaseline/maintenance', payload: structuredClone(summary), ...(options.retain ? { retain: false } : {}) };
+    case 'email': return {
+      topic: `[netbaseline] ${title}: ${formatCount(Number(summary.held))} alerts held back`,
+      payload: `<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body style="font-family:sans-serif"><h2>${title}</h2><p>${escapeHtml(text)}</p></body></html>\n`,
+      plaintext: `${title}\n\n${text}\n`,
+    };
+    case 'slack': return webhookBody({ text: `${title}: ${slackEscape(text)}` });
+    case 'teams': return webhookBody({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: { $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', type: 'AdaptiveCard', version: '1.4', body: [{ type: 'TextBlock', weight: 'Bolder', text: title }, { type: 'TextBlock', wrap: true, text }] } }] });
+    case 'discord': return webhookBody({ content: `${title}: ${text}`.slice(0, 2000), allowed_mentions: { parse: [] } });
+    case 'syslog': {
+      const t = new Date(Number(summary.end));
+      return { topic: 'netbaseline/maintenance', payload: `<${(options.facility ?? 16) * 8 + 6}>1 ${Number.isNaN(t.getTime()) ? '-' : t.toISOString()} ${syslogField(options.hostname, 255)} netbaseline - MAINTENANCE [${SYSLOG_SD_ID} held="${sdValue(summary.held)}"] \uFEFF${text}` };
+    }
+    case 'cef': return { topic: 'netbaseline/maintenance', payload: `CEF:0|netbaseline|node-red-traffic-anomaly|${CEF_DEVICE_VERSION}|maintenance|${title}|1|rt=${Math.round(Number(summary.end))} cn3Label=suppressedCount cn3=${cefValue(summary.held)} msg=${cefValue(text)}` };
+    default:
+      throw new ContractError(`unknown format shape ${JSON.stringify(shape)}; expected one of ${FORMAT_SHAPES.join(', ')}`);
+  }
+}
+
+function webhookBody(body: object): FormattedAnomaly {
+  return { topic: 'netbaseline/maintenance', payload: body, headers: { 'content-type': 'application/json' } };
 }

@@ -1,47 +1,225 @@
 /**
- * Node-RED glue of the `cooldown-gate` node: holds back repeated anomalies per key and rule for a
- * cooldown of packet time. Behaviour lives in {@link CooldownGate} (`src/core/cooldown.ts`).
+ * Node-RED glue of the `cooldown-gate` node: cooldown, resolved events, incidents, maintenance and
+ * persistence of the alert state under `<userDir>/netbaseline/cooldown-<node id>.json`. Behaviour
+ * lives in {@link CooldownGate} (`src/core/cooldown.ts`).
+ *
+ * Inputs: anomaly events (rule-detector), window messages as ticks (`payload.kind`
+ * `netbaseline/window`: only `windowEnd` and `final` are read), and control messages
+ * (`msg.maintenance`, `msg.query`, `msg.reset`). Outputs: 1 anomalies (firing and resolved),
+ * 2 maintenance summaries, 3 answers to `msg.query`.
  */
-import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
-import { CooldownGate } from '../core/cooldown';
-import { compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk } from './glue';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { CooldownGate, parseSchedules } from '../core/cooldown';
+import type { CooldownOptions, GateOutput, NotifyMode } from '../core/cooldown';
+import { assertAnomalyEvent } from '../core/contracts';
+import type { AnomalyEvent } from '../core/contracts';
+import { compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk, statusWarn } from './glue';
 
 /** Editor configuration (fields arrive as strings). */
 interface CooldownGateNodeDef extends NodeDef {
   /** Cooldown in minutes of packet time; default 5. */
   cooldown: string;
+  /** Seconds of packet time without an event before an anomaly is resolved; default 30; 0 never. */
+  resolveAfterSeconds?: string;
+  /** Seconds of packet time during which related events join an incident; default 60. */
+  incidentWindowSeconds?: string;
+  /** `event` or `incident`; default `event`. */
+  notify?: string;
+  /** Maintenance schedules, one per line (see parseSchedules). */
+  schedules?: string;
+  /** Keep the state in the user directory; default true. */
+  persist?: boolean;
 }
 
 /** Default cooldown of the node, in minutes. */
 const DEFAULT_COOLDOWN_MIN = 5;
+/** Interval between snapshot writes while the state changed, ms. */
+const SAVE_INTERVAL_MS = 60_000;
+/** Wall-clock wait (ms) to collect the events rule-detector sends for one window, in incident mode. */
+const GROUP_WAIT_MS = 20;
+
+/** Writes `data` to `file` atomically: a temp file in the same folder, then rename. */
+async function writeAtomic(file: string, data: string): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await fs.promises.writeFile(tmp, data);
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+type ControlMessage = NodeMessageInFlow & { reset?: unknown; maintenance?: unknown; query?: unknown };
 
 export = function (RED: NodeAPI): void {
   function CooldownGateNode(this: Node, config: CooldownGateNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
     let gate: CooldownGate | null = null;
+    let options: CooldownOptions = {};
     let configError = '';
     try {
-      const minutes = configNumber(config.cooldown, DEFAULT_COOLDOWN_MIN);
-      gate = new CooldownGate({ cooldownMs: minutes * 60_000 });
+      const notify = (config.notify === undefined || config.notify === '' ? 'event' : config.notify) as NotifyMode;
+      options = {
+        cooldownMs: configNumber(config.cooldown, DEFAULT_COOLDOWN_MIN) * 60_000,
+        resolveAfterMs: configNumber(config.resolveAfterSeconds, 30) * 1000,
+        incidentWindowMs: configNumber(config.incidentWindowSeconds, 60) * 1000,
+        notify,
+        schedules: parseSchedules(config.schedules ?? ''),
+      };
+      gate = new CooldownGate(options);
     } catch (err) {
-      configError = `cooldown: ${errorMessage(err)}`;
+      configError = `cooldown-gate: ${errorMessage(err)}`;
       node.error(configError);
       node.status(statusError(configError));
     }
-    if (gate) node.status(statusIdle('waiting for anomalies'));
 
-    const showCounts = (g: CooldownGate): void => {
-      const s = g.stats();
-      node.status(statusOk(`${compactNumber(s.passed)} passed · ${compactNumber(s.suppressed)} held`));
+    // ---- persistence (as ewma-baseline does) ----
+    let file: string | undefined;
+    let restoreProblem = '';
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
+    if (gate && config.persist !== false) {
+      if (typeof userDir === 'string' && userDir !== '') {
+        file = path.join(userDir, 'netbaseline', `cooldown-${String(node.id).replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+      } else {
+        node.warn('cooldown-gate: RED.settings.userDir is not set, so open anomalies and cooldowns are not persisted');
+      }
+    }
+    if (gate && file !== undefined && fs.existsSync(file)) {
+      try {
+        let parsed: unknown;
+        try { parsed = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (err) { throw new Error(`not valid JSON (${errorMessage(err)})`); }
+        gate = CooldownGate.fromSnapshot(parsed, options);
+        const st = gate.stats();
+        node.log(`restored ${st.keys} open anomalies in ${st.incidents} incidents from ${file}`);
+      } catch (err) {
+        const target = `${file}.corrupt-${Date.now()}`;
+        let moved = '';
+        try { fs.renameSync(file, target); moved = `; moved to ${target}`; } catch (e) { moved = `; could not move it aside (${errorMessage(e)})`; }
+        restoreProblem = 'saved alert state unreadable, starting empty';
+        node.warn(`cooldown-gate: saved state ${file} is corrupt or foreign: ${errorMessage(err)}${moved}; starting empty`);
+      }
+    }
+
+    let dirty = false;
+    let writing: Promise<void> = Promise.resolve();
+    const save = (): Promise<void> => {
+      if (file === undefined || !gate) return writing;
+      const target = file;
+      dirty = false;
+      const data = JSON.stringify(gate.toSnapshot());
+      writing = writing.then(() => writeAtomic(target, data)).catch((err: unknown) => {
+        dirty = true;
+        node.warn(`cooldown-gate: could not save the alert state to ${target}: ${errorMessage(err)}`);
+      });
+      return writing;
+    };
+    const saveTimer = file !== undefined ? setInterval(() => { if (dirty) void save(); }, SAVE_INTERVAL_MS) : undefined;
+
+    const showStatus = (): void => {
+      if (!gate) return;
+      const s = gate.stats();
+      const text = `${compactNumber(s.keys)} open · ${compactNumber(s.passed)} passed · ${compactNumber(s.suppressed)} held`;
+      if (s.maintenance) node.status({ fill: 'blue', shape: 'ring', text: `maintenance · ${text}` });
+      else node.status(statusOk(text));
+    };
+    if (restoreProblem) node.status(statusWarn(restoreProblem));
+    else if (gate && gate.stats().keys > 0) showStatus();
+    else if (gate) node.status(statusIdle('waiting for anomalies'));
+
+    /** Sends gate output: events on output 1 (each its own message), summaries on output 2. */
+    const emit = (out: GateOutput, template?: NodeMessage): void => {
+      for (const event of out.events) {
+        const msg: NodeMessage = template ? { ...template } : {};
+        msg.payload = event;
+        msg.topic = event.key;
+        node.send([msg, null, null]);
+      }
+      for (const summary of out.summaries) node.send([null, { topic: 'maintenance', payload: summary }, null]);
+      if (out.events.length > 0 || out.summaries.length > 0) dirty = true;
     };
 
-    node.on('input', (msg: NodeMessageInFlow & { reset?: unknown }, send, done) => {
+    // ---- incident mode: collect the events of one window before deciding on the page ----
+    let pending: Array<{ msg: NodeMessageInFlow; event: AnomalyEvent }> = [];
+    let pendingTimer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      if (pendingTimer !== undefined) { clearTimeout(pendingTimer); pendingTimer = undefined; }
+      if (!gate || pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      try {
+        const out = gate.offerAll(batch.map((p) => p.event)); // validated on arrival
+        for (const event of out.events) {
+          const source = batch.find((p) => p.event.key === event.key && p.event.rule === event.rule && p.event.time === event.time)?.msg;
+          const msg: NodeMessage = source ? { ...source } : {};
+          msg.payload = event;
+          msg.topic = event.key;
+          node.send([msg, null, null]);
+        }
+        for (const summary of out.summaries) node.send([null, { topic: 'maintenance', payload: summary }, null]);
+        dirty = true;
+        showStatus();
+      } catch (err) {
+        node.error(`cooldown-gate: ${errorMessage(err)}`);
+        node.status(statusError(errorMessage(err)));
+      }
+    };
+
+    node.on('input', (msg: ControlMessage, send, done) => {
       try {
         if (!gate) throw new Error(configError);
         if (msg.reset === true) {
+          flush();
           gate.reset();
+          dirty = true;
           node.status(statusIdle('reset · 0 passed · 0 held'));
+          done();
+          return;
+        }
+        if (msg.maintenance !== undefined) {
+          flush();
+          const m = msg.maintenance;
+          const on = m === true || m === 'on' || m === 'true' || m === 1;
+          if (!on && !(m === false || m === 'off' || m === 'false' || m === 0)) {
+            throw new TypeError('msg.maintenance must be true/"on" or false/"off"');
+          }
+          const summary = gate.setMaintenance(on);
+          if (summary) send([null, { ...msg, topic: 'maintenance', payload: summary }, null]);
+          dirty = true;
+          showStatus();
+          done();
+          return;
+        }
+        if (msg.query !== undefined) {
+          flush();
+          if (msg.query !== 'open' && msg.query !== 'stats') throw new TypeError('msg.query must be "open" (open anomalies) or "stats"');
+          const reply = { ...msg };
+          reply.payload = msg.query === 'open' ? gate.openAnomalies() : gate.stats();
+          send([null, null, reply]);
+          done();
+          return;
+        }
+        const payload = msg.payload as { kind?: unknown; windowEnd?: unknown; final?: unknown } | null;
+        if (payload !== null && typeof payload === 'object' && payload.kind === 'netbaseline/window') {
+          flush();
+          const end = payload.windowEnd;
+          if (typeof end !== 'number' || !Number.isFinite(end)) throw new TypeError('window tick: payload.windowEnd must be a finite number (epoch ms)');
+          const out = payload.final === true ? gate.endOfRun(end) : gate.advance(end);
+          emit(out);
+          if (gate.stats().keys > 0 || gate.stats().passed > 0) showStatus();
+          done();
+          return;
+        }
+        if (gate.notify === 'incident') {
+          assertAnomalyEvent(msg.payload); // a bad message is rejected on its own, before it is buffered
+          const event = structuredClone(msg.payload);
+          if (pending.length > 0 && pending[0]!.event.time !== event.time) flush();
+          pending.push({ msg, event });
+          if (pendingTimer === undefined) pendingTimer = setTimeout(flush, GROUP_WAIT_MS);
           done();
           return;
         }
@@ -49,9 +227,10 @@ export = function (RED: NodeAPI): void {
         if (decision.pass) {
           msg.payload = decision.event;
           msg.topic = decision.event.key;
-          send(msg);
+          send([msg, null, null]);
         }
-        showCounts(gate);
+        dirty = true;
+        showStatus();
         done();
       } catch (err) {
         rejectInput(node, err, done);
@@ -59,8 +238,10 @@ export = function (RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      // nothing to release: no timers, no handles
-      done();
+      flush();
+      if (saveTimer !== undefined) clearInterval(saveTimer);
+      if (file === undefined) { done(); return; }
+      save().then(done, done);
     });
   }
   RED.nodes.registerType('cooldown-gate', CooldownGateNode);

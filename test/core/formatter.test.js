@@ -190,3 +190,127 @@ describe('formatter: bad input', function () {
     expect(() => formatAnomaly(scanEvent(), 'sms')).to.throw(/unknown format shape "sms"/);
   });
 });
+
+describe('formatter: lifecycle and fan-out shapes', function () {
+  const { fillTopic, checkTopicTemplate, SYSLOG_SD_ID } = require('../../dist/core/formatter');
+  const resolved = (over = {}) => scanEvent({
+    status: 'resolved', time: TIME + 40_000, firstSeen: TIME - 10_000, lastSeen: TIME + 10_000, durationMs: 20_000, peakValue: 2048,
+    suppressedCount: 2, resolvedReason: 'quiet', message: 'Resolved: src 10.0.0.140 port-scan, quiet for 30 s',
+    incident: { id: 'incident|src 10.0.0.140|1', opened: TIME - 10_000, lastSeen: TIME + 10_000, events: 3, keys: ['src 10.0.0.140'], keyCount: 1, rules: ['port-scan'], addresses: ['10.0.0.140'], severity: 'high' },
+    ...over,
+  });
+
+  it('text and email say RESOLVED, how long it lasted, the peak and the repeats', function () {
+    const text = formatAnomaly(resolved(), 'text').payload;
+    expect(text).to.equal('[RESOLVED] 2024-05-01T10:42:57Z port-scan src 10.0.0.140: Resolved: src 10.0.0.140 port-scan, quiet for 30 s');
+    const mail = formatAnomaly(resolved(), 'email');
+    expect(mail.topic).to.equal('[netbaseline] RESOLVED port-scan on src 10.0.0.140');
+    expect(mail.plaintext).to.match(/^Resolved: port-scan on src 10\.0\.0\.140$/m);
+    expect(mail.plaintext).to.match(/^Lasted: +20 s, from 2024-05-01T10:42:07Z to 2024-05-01T10:42:27Z$/m);
+    expect(mail.plaintext).to.match(/^Peak: +2,048 ports \(distinctDstPorts\)$/m);
+    expect(mail.plaintext).to.match(/^Held back: +2 repeats while it lasted$/m);
+    expect(mail.plaintext).to.match(/^Incident: +incident\|src 10\.0\.0\.140\|1: 3 anomalies on 1 key \(src 10\.0\.0\.140\), rules port-scan$/m);
+  });
+
+  it('mqtt: fills the topic template with topic-safe levels; the payload is the event', function () {
+    const e = scanEvent({ key: 'tcp 10.0.0.1:5 > 10.0.0.2:80', scope: 'flow' });
+    const out = formatAnomaly(e, 'mqtt');
+    expect(out.topic).to.equal('netbaseline/high/flow/tcp_10.0.0.1:5_>_10.0.0.2:80');
+    expect(out.payload).to.deep.equal(e);
+    expect(out).to.not.have.property('retain');
+    expect(formatAnomaly(e, 'mqtt', { topicTemplate: 'site1/{rule}/{status}/{key}' }).topic).to.equal('site1/port-scan/firing/tcp_10.0.0.1:5_>_10.0.0.2:80');
+    expect(fillTopic('x/{incident}', resolved())).to.equal('x/incident|src_10.0.0.140|1');
+    expect(() => checkTopicTemplate('a/{colour}')).to.throw(/unknown placeholder \{colour\}/);
+    expect(() => checkTopicTemplate('a/#')).to.throw(/wildcards/);
+    expect(() => checkTopicTemplate(' ')).to.throw(/empty/);
+  });
+
+  it('mqtt with retain: firing is retained; resolved goes out unretained on the same topic and asks for the clear', function () {
+    const firing = formatAnomaly(scanEvent(), 'mqtt', { retain: true });
+    expect(firing.retain).to.equal(true);
+    const done = formatAnomaly(resolved(), 'mqtt', { retain: true });
+    expect(done.topic).to.equal(firing.topic);
+    expect(done.retain).to.equal(false);
+    expect(done.clearRetained).to.equal(true);
+    expect(done.payload.status).to.equal('resolved');
+  });
+
+  it('slack: text fallback and Block Kit blocks within Slack limits, mrkdwn escaped', function () {
+    const out = formatAnomaly(scanEvent({ key: 'src <b>&x', message: 'a <script> & b' }), 'slack');
+    expect(out.headers).to.deep.equal({ 'content-type': 'application/json' });
+    expect(out.payload.text).to.equal('HIGH port-scan on src <b>&x: a <script> & b');
+    const [header, message, fields, findings, context] = out.payload.blocks;
+    expect(header).to.deep.equal({ type: 'header', text: { type: 'plain_text', text: 'HIGH port-scan on src <b>&x' } });
+    expect(message.text).to.deep.equal({ type: 'mrkdwn', text: 'a &lt;script&gt; &amp; b' });
+    expect(fields.fields.length).to.be.within(1, 10);
+    expect(fields.fields.every((f) => f.type === 'mrkdwn' && f.text.length <= 2000)).to.equal(true);
+    expect(findings.text.text.split('\n')).to.have.length(2);
+    expect(context.elements[0].text).to.equal(SIGNAL_NOT_VERDICT);
+  });
+
+  it('teams: one Adaptive Card 1.4 attachment with the facts; discord: content ≤ 2000, one embed, no mentions', function () {
+    const teams = formatAnomaly(scanEvent(), 'teams').payload;
+    expect(teams.type).to.equal('message');
+    expect(teams.attachments).to.have.length(1);
+    expect(teams.attachments[0].contentType).to.equal('application/vnd.microsoft.card.adaptive');
+    const card = teams.attachments[0].content;
+    expect(card).to.include({ type: 'AdaptiveCard', version: '1.4' });
+    const facts = card.body.find((b) => b.type === 'FactSet').facts;
+    expect(facts.find((f) => f.title === 'Rule').value).to.equal('port-scan (high)');
+    expect(formatAnomaly(resolved(), 'teams').payload.attachments[0].content.body[0].color).to.equal('Good');
+    const discord = formatAnomaly(scanEvent({ message: 'm'.repeat(5000) }), 'discord').payload;
+    expect(discord.content.length).to.equal(2000);
+    expect(discord.allowed_mentions).to.deep.equal({ parse: [] });
+    expect(discord.embeds).to.have.length(1);
+    expect(discord.embeds[0].timestamp).to.equal('2024-05-01T10:42:17.456Z');
+    expect(discord.embeds[0].color).to.equal(0xc62828);
+    expect(discord.embeds[0].fields.every((f) => f.value.length <= 1024 && f.name.length <= 256)).to.equal(true);
+  });
+
+  // RFC 5424 §6: SYSLOG-MSG = HEADER SP STRUCTURED-DATA [SP MSG]; HEADER = PRI VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID
+  const RFC5424 = /^<(\d{1,3})>1 (\S+) ([\x21-\x7e]{1,255}) ([\x21-\x7e]{1,48}) ([\x21-\x7e]{1,128}) ([\x21-\x7e]{1,32}) (\[([\x21-\x7e]+?)((?: [^= \]"]+="(?:[^"\\\]]|\\["\\\]])*")*)\]) \uFEFF(.*)$/;
+
+  it('syslog: an RFC 5424 line with PRI from facility and severity, packet time, escaped structured data', function () {
+    const line = formatAnomaly(scanEvent({ key: 'src "x"]\\', message: 'two\nlines' }), 'syslog', { hostname: 'sensor 1', facility: 16 }).payload;
+    const m = RFC5424.exec(line);
+    expect(m, line).to.not.equal(null);
+    expect(Number(m[1])).to.equal(16 * 8 + 4); // local0, warning (high)
+    expect(m[2]).to.equal('2024-05-01T10:42:17.456Z');
+    expect(m[3]).to.equal('sensor1'); // no spaces in HOSTNAME
+    expect(m[4]).to.equal('netbaseline');
+    expect(m[6]).to.equal('ANOMALY');
+    expect(m[8]).to.equal(SYSLOG_SD_ID);
+    expect(m[9]).to.include(' key="src \\"x\\"\\]\\\\"');
+    expect(m[9]).to.include(' srcIp="10.0.0.140"');
+    expect(m[10]).to.equal('two lines');
+    const r = RFC5424.exec(formatAnomaly(resolved(), 'syslog', { facility: 4 }).payload);
+    expect(Number(r[1])).to.equal(4 * 8 + 6); // auth, informational
+    expect(r[3]).to.equal('-');
+    expect(r[6]).to.equal('RESOLVED');
+    expect(r[9]).to.include(' durationMs="20000"').and.include(' incident="incident|src 10.0.0.140|1"');
+    expect(() => formatAnomaly(scanEvent(), 'syslog', { facility: 24 })).to.throw(/facility/);
+  });
+
+  it('cef: seven header fields, escaped pipes and backslashes, extension with escaped = and line breaks', function () {
+    const line = formatAnomaly(scanEvent({ key: 'src a|b=c\\d', message: 'x=y\nz', dstIp: '10.0.0.9', dstPort: 443, protocol: 'tcp' }), 'cef').payload;
+    // split the header on unescaped pipes
+    const parts = line.split(/(?<!\\)\|/);
+    expect(parts.slice(0, 7)).to.deep.equal(['CEF:0', 'netbaseline', 'node-red-traffic-anomaly', '1', 'port-scan', 'port-scan on src a\\|b=c\\\\d', '8']);
+    const ext = parts.slice(7).join('|');
+    expect(ext).to.match(/^rt=1714560137456 src=10\.0\.0\.140 dst=10\.0\.0\.9 dpt=443 proto=TCP /);
+    expect(ext).to.include(' cs1Label=key cs1=src a|b\\=c\\\\d ');
+    expect(ext).to.include(' cn1Label=value cn1=1000 cn2Label=threshold cn2=100 ');
+    expect(ext.endsWith(' msg=x\\=y z')).to.equal(true); // the message is folded to one line first
+    expect(formatAnomaly(resolved(), 'cef').payload.split('|').slice(4, 7)).to.deep.equal(['port-scan:resolved', 'Resolved: port-scan on src 10.0.0.140', '1']);
+  });
+
+  it('formats a maintenance summary from cooldown-gate in every shape', function () {
+    const summary = { kind: 'netbaseline/maintenance-summary', version: 1, start: TIME, end: TIME + 60_000, reason: 'manual', held: 7, resolvedHeld: 0, byRule: { spike: 7 }, keys: ['dst a'], keyCount: 1, stillOpen: 0, message: 'Maintenance (manual) …: 7 alerts held back' };
+    for (const shape of ['text', 'json', 'email', 'mqtt', 'slack', 'teams', 'discord', 'syslog', 'cef']) {
+      const out = formatAnomaly(summary, shape);
+      expect(JSON.stringify(out.payload), shape).to.include('7 alerts held back');
+    }
+    expect(formatAnomaly(summary, 'email').topic).to.equal('[netbaseline] Maintenance ended: 7 alerts held back');
+    expect(RFC5424.test(formatAnomaly(summary, 'syslog').payload)).to.equal(true);
+  });
+});

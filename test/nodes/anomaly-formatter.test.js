@@ -40,10 +40,10 @@ async function until(predicate) {
   while (!predicate()) await new Promise((r) => setImmediate(r));
 }
 
-async function start(shape) {
+async function start(shape, extra = {}) {
   await helper.load([formatterNode, catchNode], [
     { id: 'f1', type: 'tab', label: 'test' },
-    { id: 'n1', z: 'f1', type: 'anomaly-formatter', name: '', shape, wires: [['out']] },
+    { id: 'n1', z: 'f1', type: 'anomaly-formatter', name: '', shape, wires: [['out']], ...extra },
     { id: 'out', z: 'f1', type: 'helper' },
     { id: 'c1', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'caught', z: 'f1', type: 'helper' },
@@ -117,8 +117,37 @@ describe('anomaly-formatter node', function () {
     const { n1, caught } = await start('sms');
     n1.receive({ payload: event() });
     const err = await caught.next();
-    expect(err.error.message).to.match(/shape must be one of text, json, email, got "sms"/);
+    expect(err.error.message).to.match(/shape must be one of text, json, email, mqtt, slack, teams, discord, syslog, cef, got "sms"/);
     const logged = helper.log().args.map((a) => a[0]).filter((e) => e.level === helper.log().ERROR && e.id === 'n1');
     expect(logged.map((e) => e.msg).join('\n')).to.match(/shape must be one of/);
+  });
+
+  it('mqtt with retain: firing retained; resolved sent, then an empty retained payload on the same topic', async function () {
+    const { n1, out } = await start('mqtt', { retain: true, topicTemplate: 'nb/{scope}/{key}' });
+    n1.receive({ payload: event() });
+    const firing = await out.next();
+    expect(firing.topic).to.equal('nb/srcHost/src_10.0.0.140');
+    expect(firing.retain).to.equal(true);
+    expect(firing.payload.status).to.equal('firing');
+    n1.receive({ payload: event({ status: 'resolved', time: TIME + 30_000, durationMs: 10_000, peakValue: 1000 }) });
+    const resolved = await out.next();
+    const clear = await out.next();
+    expect(resolved).to.include({ topic: firing.topic, retain: false });
+    expect(resolved.payload.status).to.equal('resolved');
+    expect(clear).to.include({ topic: firing.topic, payload: '', retain: true });
+  });
+
+  it('slack: JSON body and content-type header for the http request node', async function () {
+    const { n1, out } = await start('slack');
+    n1.receive({ payload: event() });
+    const msg = await out.next();
+    expect(msg.headers).to.deep.equal({ 'content-type': 'application/json' });
+    expect(msg.payload.text).to.match(/^HIGH port-scan on src 10\.0\.0\.140: SYNs to 1,000 ports$/);
+  });
+
+  it('a bad topic template or syslog facility is a config error', async function () {
+    const { n1, caught } = await start('mqtt', { topicTemplate: 'nb/{colour}' });
+    n1.receive({ payload: event() });
+    expect((await caught.next()).error.message).to.match(/unknown placeholder \{colour\}/);
   });
 });

@@ -33,8 +33,8 @@ async function until(predicate) {
 function flow(config = {}) {
   return [
     { id: 'f1', type: 'tab', label: 'test' },
-    { id: 'n1', z: 'f1', type: 'cooldown-gate', name: 'gate', cooldown: '5', wires: [['out']], ...config },
-    { id: 'out', z: 'f1', type: 'helper' },
+    { id: 'n1', z: 'f1', type: 'cooldown-gate', name: 'gate', cooldown: '5', persist: false, wires: [['out'], ['summary'], ['answer']], ...config },
+    { id: 'out', z: 'f1', type: 'helper' }, { id: 'summary', z: 'f1', type: 'helper' }, { id: 'answer', z: 'f1', type: 'helper' },
     { id: 'c1', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'caught', z: 'f1', type: 'helper' },
   ];
@@ -47,7 +47,7 @@ async function start(config) {
   expect(helper.getNode('c1'), 'catch started').to.exist;
   const statuses = [];
   n1.on('call:status', (call) => statuses.push(call.args[0]));
-  return { n1, out: collect(helper.getNode('out')), caught: collect(helper.getNode('caught')), statuses };
+  return { n1, out: collect(helper.getNode('out')), summary: collect(helper.getNode('summary')), answer: collect(helper.getNode('answer')), caught: collect(helper.getNode('caught')), statuses };
 }
 
 describe('cooldown-gate node', function () {
@@ -68,8 +68,8 @@ describe('cooldown-gate node', function () {
     const after = await out.next();
     expect(after.payload.message).to.equal('after');
     expect(after.payload.suppressedCount).to.equal(2);
-    await until(() => statuses.some((s) => s.text === '2 passed · 2 held'));
-    expect(statuses[statuses.length - 1]).to.deep.equal({ fill: 'green', shape: 'dot', text: '2 passed · 2 held' });
+    await until(() => statuses.some((s) => s.text === '1 open · 2 passed · 2 held'));
+    expect(statuses[statuses.length - 1]).to.deep.equal({ fill: 'green', shape: 'dot', text: '1 open · 2 passed · 2 held' });
   });
 
   it('uses the configured cooldown in minutes of packet time', async function () {
@@ -97,7 +97,7 @@ describe('cooldown-gate node', function () {
     n1.receive({ payload: event() });
     await out.next();
     n1.receive({ payload: event({ time: T0 + 10_000 }) }); // held: 1 held
-    n1.receive({ payload: { kind: 'netbaseline/window', records: [] } });
+    n1.receive({ payload: { kind: 'netbaseline/windows', records: [] } });
     const err = await caught.next();
     expect(err.error.message).to.match(/expected msg\.payload\.kind "netbaseline\/anomaly"/);
     expect(err.error.source.id).to.equal('n1');
@@ -109,7 +109,7 @@ describe('cooldown-gate node', function () {
     n1.receive({ payload: event({ time: T0 + 5 * MIN }) });
     const after = await out.next();
     expect(after.payload.suppressedCount).to.equal(1);
-    await until(() => statuses[statuses.length - 1].text === '2 passed · 1 held');
+    await until(() => statuses[statuses.length - 1].text === '1 open · 2 passed · 1 held');
   });
 
   it('msg.reset clears the state', async function () {
@@ -128,8 +128,115 @@ describe('cooldown-gate node', function () {
     const { n1, caught } = await start({ cooldown: '-3' });
     n1.receive({ payload: event() });
     const err = await caught.next();
-    expect(err.error.message).to.match(/cooldown: cooldownMs must be a finite number/);
+    expect(err.error.message).to.match(/cooldown-gate: cooldownMs must be a finite number/);
     const logged = helper.log().args.map((a) => a[0]).filter((e) => e.level === helper.log().ERROR && e.id === 'n1');
-    expect(logged.map((e) => e.msg).join('\n')).to.match(/cooldown: cooldownMs must be/);
+    expect(logged.map((e) => e.msg).join('\n')).to.match(/cooldownMs must be/);
+  });
+
+  it('a window message is a tick: an anomaly quiet for the resolve period comes out as a resolved event', async function () {
+    const { n1, out } = await start({ resolveAfterSeconds: '30' });
+    const tick = (end, final = false) => n1.receive({ payload: { kind: 'netbaseline/window', windowStart: end - 10_000, windowEnd: end, windowMs: 10_000, records: [], final } });
+    n1.receive({ payload: event({ value: 700 }) });
+    expect((await out.next()).payload.status).to.equal('firing');
+    n1.receive({ payload: event({ time: T0 + 10_000, value: 900 }) }); // held
+    for (const t of [10, 20, 30]) tick(T0 + t * 1000); // 20 s after the last event: still open
+    n1.receive({ query: 'open', marker: 1 });
+    tick(T0 + 40_000);
+    const resolved = await out.next();
+    expect(resolved.topic).to.equal('src 10.0.0.140');
+    expect(resolved.payload).to.include({ status: 'resolved', time: T0 + 40_000, peakValue: 900, suppressedCount: 1, durationMs: 20_000 });
+  });
+
+  it('msg.query "open" answers on output 3 with the open anomalies, keeping msg (e.g. an HTTP request)', async function () {
+    const { n1, answer } = await start();
+    n1.receive({ payload: event({ key: 'src a', srcIp: 'a' }) });
+    n1.receive({ payload: event({ key: 'src b', srcIp: 'b', rule: 'spike' }) });
+    n1.receive({ query: 'open', req: 'the request' });
+    const reply = await answer.next();
+    expect(reply.req).to.equal('the request');
+    expect(reply.payload.map((e) => `${e.key} ${e.rule}`)).to.deep.equal(['src a port-scan', 'src b spike']);
+    n1.receive({ query: 'stats' });
+    expect((await answer.next()).payload).to.include({ keys: 2, passed: 2, incidents: 2 });
+  });
+
+  it('incident mode: the events of one window are one page, led by the host event, and one resolved event', async function () {
+    const { n1, out } = await start({ notify: 'incident' });
+    const w = { start: T0 - 10_000, end: T0, ms: 10_000 };
+    n1.receive({ payload: event({ window: w, rule: 'dual-ewma', severity: 'high', scope: 'interface', key: 'iface eth0', metric: 'synCount' }) });
+    n1.receive({ payload: event({ window: w, rule: 'dual-ewma', severity: 'high', scope: 'dstHost', key: 'dst 10.0.0.5', dstIp: '10.0.0.5', metric: 'synCount' }) });
+    const page = await out.next();
+    expect(page.payload.key).to.equal('dst 10.0.0.5');
+    expect(page.payload.incident).to.include({ events: 2, keyCount: 2 });
+    n1.receive({ payload: { kind: 'netbaseline/window', windowStart: T0 + 20_000, windowEnd: T0 + 30_000, windowMs: 10_000, records: [], final: false } });
+    const resolved = await out.next();
+    expect(resolved.payload).to.include({ status: 'resolved', key: 'dst 10.0.0.5', time: T0 + 30_000 });
+    expect(resolved.payload.incident.id).to.equal(page.payload.incident.id);
+  });
+
+  it('msg.maintenance holds alerts (blue status) and sends a summary on output 2 when it ends', async function () {
+    const { n1, out, summary, statuses } = await start();
+    n1.receive({ maintenance: 'on' });
+    await until(() => statuses.some((s) => s.fill === 'blue'));
+    n1.receive({ payload: event() });
+    n1.receive({ payload: event({ time: T0 + 10_000 }) });
+    n1.receive({ maintenance: false, topic: 'button' });
+    const s = await summary.next();
+    expect(s.topic).to.equal('maintenance');
+    expect(s.payload).to.include({ kind: 'netbaseline/maintenance-summary', held: 2, keyCount: 1, reason: 'manual' });
+    // the anomaly was never notified: its next event passes
+    n1.receive({ payload: event({ time: T0 + 20_000, message: 'after maintenance' }) });
+    expect((await out.next()).payload.message).to.equal('after maintenance');
+  });
+
+  it('a bad schedule is a config error naming the line', async function () {
+    const { n1, caught } = await start({ schedules: 'Mon-Fri 22:00-06:00 Europe/Berlin\nsometimes' });
+    n1.receive({ payload: event() });
+    expect((await caught.next()).error.message).to.match(/schedule line 2 "sometimes"/);
+  });
+});
+
+describe('cooldown-gate node: state survives a restart', function () {
+  const fs = require('fs');
+  const os = require('os');
+  const path = require('path');
+  let userDir;
+  beforeEach(function (done) {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nb-gate-'));
+    helper.settings({ userDir });
+    helper.startServer(done);
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await new Promise((r) => helper.stopServer(r));
+    helper.settings({ userDir: undefined });
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('writes open anomalies and cooldowns to <userDir>/netbaseline/cooldown-<id>.json on stop and reads them on start', async function () {
+    let { n1, out } = await start({ persist: true });
+    n1.receive({ payload: event() });
+    await out.next();
+    n1.receive({ payload: event({ time: T0 + 10_000 }) }); // held
+    await helper.unload(); // close: the state is written
+    const file = path.join(userDir, 'netbaseline', 'cooldown-n1.json');
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).to.include({ kind: 'netbaseline/cooldown-snapshot', version: 2, passed: 1, suppressed: 1 });
+    ({ n1, out } = await start({ persist: true }));
+    n1.receive({ query: 'open' });
+    n1.receive({ payload: event({ time: T0 + 20_000 }) }); // still in its cooldown after the restart: held
+    n1.receive({ payload: event({ time: T0 + 5 * MIN, message: 'after' }) });
+    const after = await out.next();
+    expect(after.payload.message).to.equal('after');
+    expect(after.payload.suppressedCount).to.equal(2); // one before the restart, one after
+  });
+
+  it('a corrupt state file is moved aside with a warning and the node starts empty', async function () {
+    fs.mkdirSync(path.join(userDir, 'netbaseline'), { recursive: true });
+    fs.writeFileSync(path.join(userDir, 'netbaseline', 'cooldown-n1.json'), '{ not json');
+    const { n1, out } = await start({ persist: true });
+    expect(fs.readdirSync(path.join(userDir, 'netbaseline')).some((f) => /^cooldown-n1\.json\.corrupt-/.test(f))).to.equal(true);
+    n1.receive({ payload: event() });
+    expect((await out.next()).payload.suppressedCount).to.equal(0);
+    const warned = helper.log().args.map((x) => x[0]).filter((e) => e.level === helper.log().WARN && e.id === 'n1');
+    expect(warned.map((e) => e.msg).join('\n')).to.match(/corrupt or foreign: not valid JSON/);
   });
 });
