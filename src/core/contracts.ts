@@ -167,6 +167,36 @@ export const METRICS = {
   distinctDstPorts: { unit: 'ports', doc: 'Distinct destination ports (flow-scope: 1).' },
   distinctPeers: { unit: 'hosts', doc: 'srcHost: distinct destinations; dstHost: distinct sources; interface: distinct hosts.' },
   flowDurationMs: { unit: 'ms', doc: 'flow scope: last packet − first packet of the flow since it was first seen.' },
+  rstCount: { unit: 'packets', doc: 'TCP segments with RST set (RFC 9293 §3.5.2).' },
+  finCount: { unit: 'packets', doc: 'TCP segments with FIN set (RFC 9293 §3.6).' },
+  newFlowsPerSecond: { unit: 'flow/s', doc: 'newFlows / window length in seconds.' },
+  tcpPacketsPercent: { unit: '%', doc: 'Host and interface scopes: TCP packets as a percentage of all packets (0 when none).' },
+  udpPacketsPercent: { unit: '%', doc: 'Host and interface scopes: UDP packets as a percentage of all packets.' },
+  icmpPacketsPercent: { unit: '%', doc: 'Host and interface scopes: ICMP and ICMPv6 packets as a percentage of all packets.' },
+  otherPacketsPercent: { unit: '%', doc: 'Host and interface scopes: packets of any other IP protocol as a percentage of all packets.' },
+  tcpBytesPercent: { unit: '%', doc: 'Host and interface scopes: TCP bytes (wire length) as a percentage of all bytes.' },
+  udpBytesPercent: { unit: '%', doc: 'Host and interface scopes: UDP bytes as a percentage of all bytes.' },
+  icmpBytesPercent: { unit: '%', doc: 'Host and interface scopes: ICMP and ICMPv6 bytes as a percentage of all bytes.' },
+  otherBytesPercent: { unit: '%', doc: 'Host and interface scopes: bytes of any other IP protocol as a percentage of all bytes.' },
+  udpReflectorBytes: { unit: 'bytes', doc: 'Host and interface scopes: UDP bytes from any well-known reflector source port (the ten below).' },
+  udpReflectorBytes53: { unit: 'bytes', doc: 'UDP bytes from source port 53 (DNS), host and interface scopes.' },
+  udpReflectorBytes123: { unit: 'bytes', doc: 'UDP bytes from source port 123 (NTP).' },
+  udpReflectorBytes161: { unit: 'bytes', doc: 'UDP bytes from source port 161 (SNMP).' },
+  udpReflectorBytes389: { unit: 'bytes', doc: 'UDP bytes from source port 389 (CLDAP).' },
+  udpReflectorBytes1900: { unit: 'bytes', doc: 'UDP bytes from source port 1900 (SSDP).' },
+  udpReflectorBytes11211: { unit: 'bytes', doc: 'UDP bytes from source port 11211 (memcached).' },
+  udpReflectorBytes19: { unit: 'bytes', doc: 'UDP bytes from source port 19 (chargen).' },
+  udpReflectorBytes4500: { unit: 'bytes', doc: 'UDP bytes from source port 4500 (IPsec IKE NAT-T).' },
+  udpReflectorBytes3702: { unit: 'bytes', doc: 'UDP bytes from source port 3702 (WS-Discovery).' },
+  udpReflectorBytes37810: { unit: 'bytes', doc: 'UDP bytes from source port 37810 (DVR DHCPDiscover).' },
+  tcpRetransmissions: { unit: 'segments', doc: 'TCP segments with payload whose sequence number lies below the highest sequence end already seen in that direction.' },
+  tcpOutOfOrder: { unit: 'segments', doc: 'TCP segments with payload whose sequence number lies above the next expected one (a gap: reordered, or lost before the capture point).' },
+  packetLossPercent: { unit: '%', doc: 'Estimate: tcpRetransmissions / TCP segments with payload × 100 (0 when there were none).' },
+  handshakeRttMs: { unit: 'ms', doc: 'TCP handshake RTT at the capture point, (SYN → SYN-ACK) + (SYN-ACK → ACK); flow: the client flow once measured; hosts/interface: mean of handshakes completed in the window (absent when none).' },
+  synToSynAckMs: { unit: 'ms', doc: 'flow scope (client flow): SYN → SYN-ACK at the capture point, the server side of the handshake RTT.' },
+  synAckToAckMs: { unit: 'ms', doc: 'flow scope (client flow): SYN-ACK → ACK at the capture point, the client side of the handshake RTT.' },
+  handshakes: { unit: 'handshakes', doc: 'Host and interface scopes: TCP handshakes whose RTT was measured in the window.' },
+  flowIdleMs: { unit: 'ms', doc: 'flow scope: window end − the flow\'s last packet (how long it has been silent).' },
 } as const satisfies Record<string, { unit: string; doc: string }>;
 
 /** Name of a metric the flow-aggregator emits. */
@@ -183,6 +213,27 @@ export interface ScanEvidence {
   truncated: boolean;
   /** Distinct destination hosts that received a SYN from this source in the window. */
   synDstHosts: number;
+}
+
+/**
+ * Totals of a flow, reported once when it ends, NetFlow/IPFIX style (RFC 7011; reasons after IPFIX
+ * IE 136 `flowEndReason`, RFC 5102): `idle` (no packet for the idle timeout), `fin` / `rst` (end of
+ * the TCP connection detected in this direction), `end-of-capture` (the replay or capture ended).
+ * `active` is an interim report of a flow still running (active timeout): unlike NetFlow the
+ * flow is not restarted, its totals and duration keep growing.
+ */
+export interface FlowEnd {
+  reason: 'idle' | 'fin' | 'rst' | 'active' | 'end-of-capture';
+  /** False only for `active` reports. */
+  ended: boolean;
+  /** Packet time of the flow's first and last packet, epoch ms. */
+  firstSeen: number;
+  lastSeen: number;
+  /** lastSeen − firstSeen, ms. */
+  durationMs: number;
+  /** Wire bytes and packets since the flow was first tracked. */
+  bytes: number;
+  packets: number;
 }
 
 /**
@@ -213,6 +264,15 @@ export interface TrafficRecord {
   metrics: Metrics;
   /** srcHost scope only, when the source sent SYNs in this window. */
   scan?: ScanEvidence;
+  /** flow scope only: the flow's totals when it ended in this window, or at an active timeout (see {@link FlowEnd}). */
+  flowEnd?: FlowEnd;
+  /**
+   * Set by flow-aggregator when it has an internal-networks list (CIDRs): hosts are `internal` or
+   * `external`; flows are `inbound` (external → internal), `outbound` (internal → external),
+   * `internal` (both inside) or `external` (both outside). Absent on interface records and when no
+   * list is configured.
+   */
+  direction?: 'inbound' | 'outbound' | 'internal' | 'external';
   /** Added by ewma-baseline; absent on records it did not baseline. */
   baseline?: RecordBaseline;
 }
@@ -230,6 +290,12 @@ export interface AggregatorCounters {
   hostEvictions: number;
   /** Windows emitted. */
   windows: number;
+  /** 1 while the flow table is in emergency mode (it hit its cap; shorter idle timeout), else 0. */
+  emergencyMode?: number;
+  /** Times the flow table entered emergency mode. */
+  emergencyEntries?: number;
+  /** Flow end reports (records with `flowEnd.ended`) emitted. */
+  flowsEnded?: number;
 }
 
 /**
@@ -252,6 +318,12 @@ export interface WindowMessage {
   counters: AggregatorCounters;
   /** True on the window closed by the final packet batch. */
   final: boolean;
+  /**
+   * Added by ewma-baseline when a line rate is configured: cold-start static thresholds derived
+   * from it (bit/s = fraction × line rate; packet/s = that over 672 bits, the smallest Ethernet
+   * frame with preamble and inter-frame gap), for rule-detector's bootstrap rule. Absent otherwise.
+   */
+  bootstrapThresholds?: { bitsPerSecond: number; packetsPerSecond: number; lineRateBitsPerSecond: number; fraction: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,6 +362,13 @@ export interface RecordBaseline {
   samples: number;
   /** Baseline per metric, before this window's values were folded in. Metrics seen for the first time are absent. */
   metrics: Record<string, MetricBaseline>;
+  /**
+   * True while the key's baseline still rests on a prior taken from its peers (the median baseline
+   * of the mature keys of the same scope, per metric) because the key was first seen recently:
+   * until it has as many samples of its own as a key needs to be `mature`. On the key's first record
+   * the metrics are the prior itself (`samples: 0`). Absent otherwise.
+   */
+  prior?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,8 +407,14 @@ export interface AnomalyEvent {
   version: number;
   /** Stable id: `<rule>|<key>|<windowStart>`. */
   id: string;
-  /** `firing` for a new or repeated anomaly. */
-  status: 'firing';
+  /**
+   * `firing` for a new or repeated anomaly; `resolved` (set by cooldown-gate) when the anomaly of
+   * this key and rule (or, in incident mode, the whole incident) raised no event for the gate's
+   * resolve period of packet time. A resolved event repeats the fields of the last firing one,
+   * with {@link time} = when it was judged resolved and {@link firstSeen}, {@link lastSeen},
+   * {@link durationMs}, {@link peakValue} set.
+   */
+  status: 'firing' | 'resolved';
   /** Packet time of the alert, epoch ms (the window end). */
   time: number;
   window: { start: number; end: number; ms: number };
@@ -355,6 +440,43 @@ export interface AnomalyEvent {
   source: string;
   /** Set by cooldown-gate: repeats held back for this key and rule since the last event that passed. */
   suppressedCount?: number;
+  /** Set by cooldown-gate: packet time (epoch ms) the anomaly began: window start of its first event. */
+  firstSeen?: number;
+  /** Set by cooldown-gate on resolved events: packet time (epoch ms) of its last firing event (window end). */
+  lastSeen?: number;
+  /** Set by cooldown-gate on resolved events: {@link lastSeen} − {@link firstSeen}, ms of packet time. */
+  durationMs?: number;
+  /** Set by cooldown-gate on resolved events: the largest {@link value} of the primary metric while it fired. */
+  peakValue?: number;
+  /** Set by cooldown-gate on resolved events: why it was resolved (`quiet` for the resolve period, `capture ended`). */
+  resolvedReason?: string;
+  /** Set by cooldown-gate: the incident this event belongs to (see {@link IncidentRef}). */
+  incident?: IncidentRef;
+}
+
+/**
+ * An incident: anomalies on the same victim (destination address) or from the same source address
+ * within the gate's incident window, grouped so that a flood that trips several metrics and keys is
+ * one page. Interface-scope anomalies join the incident open in the same period. Set by cooldown-gate.
+ */
+export interface IncidentRef {
+  /** Stable id: `incident|<key of its first event>|<window start of its first event>`. */
+  id: string;
+  /** Packet time its first event's window began, epoch ms. */
+  opened: number;
+  /** Packet time of its latest event, epoch ms. */
+  lastSeen: number;
+  /** Firing events that joined it (passed or held back). */
+  events: number;
+  /** Distinct keys, at most 20 listed (see {@link keyCount}). */
+  keys: string[];
+  keyCount: number;
+  /** Distinct rules that fired. */
+  rules: string[];
+  /** Addresses that tie its events together. */
+  addresses: string[];
+  /** Highest severity seen. */
+  severity: Severity;
 }
 
 // ---------------------------------------------------------------------------------------------
