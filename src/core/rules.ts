@@ -8,7 +8,10 @@
  * - **static** (bootstrap): records whose baseline state is `bootstrap`, or that carry no baseline
  *   (a producer without ewma-baseline). packetsPerSecond > 10,000, bitsPerSecond > 100,000,000
  *   (100 Mbit/s, a tenth of 1 Gbit/s) and SYN rate (synCount / window seconds) > 100/s, all high.
- *   Deviation against the threshold.
+ *   The bit/s and packet/s thresholds come from the window's `bootstrapThresholds` instead when
+ *   ewma-baseline derives them from a configured line rate. Deviation against the threshold. A
+ *   bootstrap record whose baseline is a prior from its peers (`prior: true`) also gets the
+ *   dual-EWMA and spike rules against that prior, at most `medium`.
  * - **dual-ewma** (learning, mature): value > fast×fastMultiplier AND value > slow×slowMultiplier
  *   (defaults 3 and 5), high; reported threshold max of both; deviation against the slow EWMA. A
  *   fast and a slow EWMA that must both be exceeded: a short burst must stand out against the
@@ -228,8 +231,13 @@ export class RuleDetector {
     for (const record of window.records) {
       if (this.scopeSet.has(record.scope)) {
         const state = record.baseline?.state ?? 'bootstrap';
-        if (state === 'bootstrap') this.staticRule(window, record, add);
-        else this.baselineRules(record, add);
+        if (state === 'bootstrap') {
+          this.staticRule(window, record, add);
+          // a never-seen key that ewma-baseline started from its peers' median baseline
+          if (record.baseline?.prior === true) this.baselineRules(record, add, true);
+        } else {
+          this.baselineRules(record, add, false);
+        }
       }
       if (this.options.portScan.enabled && record.scope === 'srcHost' && record.scan !== undefined) this.portScanRule(window, record, add);
     }
@@ -252,8 +260,16 @@ export class RuleDetector {
   }
 
   private staticRule(window: WindowMessage, record: TrafficRecord, add: (r: TrafficRecord, f: Finding) => void): void {
-    const st = this.options.bootstrapStatic;
-    if (!st.enabled) return;
+    const configured = this.options.bootstrapStatic;
+    if (!configured.enabled) return;
+    // ewma-baseline derives bit/s and packet/s thresholds from the interface line rate when one is set
+    const fromLineRate = window.bootstrapThresholds;
+    const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+    const st = {
+      packetsPerSecond: positive(fromLineRate?.packetsPerSecond) ? fromLineRate!.packetsPerSecond : configured.packetsPerSecond,
+      bitsPerSecond: positive(fromLineRate?.bitsPerSecond) ? fromLineRate!.bitsPerSecond : configured.bitsPerSecond,
+      synPerSecond: configured.synPerSecond,
+    };
     const m = record.metrics;
     const check = (metric: string, value: number | undefined, threshold: number, floorMetric: string, floorValue: number | undefined): void => {
       if (value === undefined || !(value > threshold) || floorValue === undefined || floorValue < this.floor(floorMetric)) return;
@@ -270,21 +286,28 @@ export class RuleDetector {
     }
   }
 
-  private baselineRules(record: TrafficRecord, add: (r: TrafficRecord, f: Finding) => void): void {
+  /**
+   * Dual-EWMA and spike rules against the record's baseline. `fromPrior`: the key is new and its
+   * baseline is its peers' median (ewma-baseline `prior: true`); findings are then at most `medium`
+   * and say so, since the key's own level is not known yet.
+   */
+  private baselineRules(record: TrafficRecord, add: (r: TrafficRecord, f: Finding) => void, fromPrior: boolean): void {
     const { dualEwma, spike } = this.options;
     const baseline = record.baseline!;
+    const cap = (severity: Severity): Severity => (fromPrior ? 'medium' : severity);
+    const note = fromPrior ? ' (baseline: the median of its peers, the key is new)' : '';
     for (const metric of this.options.metrics) {
       const value = record.metrics[metric];
       const mb: MetricBaseline | undefined = baseline.metrics[metric];
-      if (value === undefined || mb === undefined || mb.samples < 1 || value < this.floor(metric)) continue;
+      if (value === undefined || mb === undefined || (mb.samples < 1 && !fromPrior) || value < this.floor(metric)) continue;
       const withState = { ...mb, state: baseline.state };
       if (dualEwma.enabled) {
         const fastT = mb.fast * dualEwma.fastMultiplier, slowT = mb.slow * dualEwma.slowMultiplier;
         if (value > fastT && value > slowT) {
           const deviationPercent = this.deviation(metric, value, mb.slow);
           add(record, {
-            rule: 'dual-ewma', severity: 'high', metric, value, threshold: Math.max(fastT, slowT), baseline: withState, deviationPercent,
-            explanation: `${subject(metric, value, record)} is above ${formatCount(dualEwma.fastMultiplier)}× its fast EWMA ${formatMetricValue(metric, mb.fast)} and ${formatCount(dualEwma.slowMultiplier)}× its slow EWMA ${formatMetricValue(metric, mb.slow)} (${formatPercent(deviationPercent)} vs slow EWMA)`,
+            rule: 'dual-ewma', severity: cap('high'), metric, value, threshold: Math.max(fastT, slowT), baseline: withState, deviationPercent,
+            explanation: `${subject(metric, value, record)} is above ${formatCount(dualEwma.fastMultiplier)}× its fast EWMA ${formatMetricValue(metric, mb.fast)} and ${formatCount(dualEwma.slowMultiplier)}× its slow EWMA ${formatMetricValue(metric, mb.slow)} (${formatPercent(deviationPercent)} vs slow EWMA)${note}`,
           });
         }
       }
@@ -297,8 +320,8 @@ export class RuleDetector {
           const threshold = severity === 'high' ? highT : mediumT;
           const deviationPercent = this.deviation(metric, value, mu);
           add(record, {
-            rule: 'spike', severity, metric, value, threshold, baseline: withState, deviationPercent,
-            explanation: `${subject(metric, value, record)} is above μ + ${formatCount(k)}σ = ${formatMetricValue(metric, threshold)} (μ ${formatMetricValue(metric, mu)}, σ ${formatMetricValue(metric, sigma)}) (${formatPercent(deviationPercent)})`,
+            rule: 'spike', severity: cap(severity), metric, value, threshold, baseline: withState, deviationPercent,
+            explanation: `${subject(metric, value, record)} is above μ + ${formatCount(k)}σ = ${formatMetricValue(metric, threshold)} (μ ${formatMetricValue(metric, mu)}, σ ${formatMetricValue(metric, sigma)}) (${formatPercent(deviationPercent)})${note}`,
           });
         }
       }

@@ -81,6 +81,32 @@ describe('RuleDetector', function () {
     });
   });
 
+  describe('bootstrap records with what ewma-baseline adds', function () {
+    it('takes the bit/s and packet/s thresholds from the window\'s line-rate bootstrapThresholds', function () {
+      const d = new RuleDetector(); // configured: 10,000 pps, 100 Mbit/s
+      const w = win(0, [{ scope: 'interface', key: 'iface eth0', metrics: { packetsPerSecond: 2_000, bitsPerSecond: 12_000_000 }, baseline: base('bootstrap', {}) }]);
+      expect(d.evaluate(w), 'below the configured thresholds').to.deep.equal([]);
+      // a 100 Mbit/s line at 10 %: 10 Mbit/s and 10e6 / 672 ≈ 14,881 packet/s
+      w.bootstrapThresholds = { bitsPerSecond: 10_000_000, packetsPerSecond: 10_000_000 / 672, lineRateBitsPerSecond: 100_000_000, fraction: 0.1 };
+      const [e] = d.evaluate(w);
+      expect(e.findings.map((f) => [f.rule, f.metric, f.threshold])).to.deep.equal([['static', 'bitsPerSecond', 10_000_000]]);
+    });
+
+    it('judges a never-seen key against its peers\' prior, at most medium', function () {
+      const d = new RuleDetector();
+      const prior = (state) => ({ ...base(state, { packetsPerSecond: mb(50, 50, 5, 0) }), samples: 0, prior: true });
+      const [e] = d.evaluate(win(0, [{ scope: 'dstHost', key: 'dst new', metrics: { packetsPerSecond: 900 }, baseline: prior('bootstrap') }]));
+      // 900 > 3 × 50 and > 5 × 50 (dual EWMA) and > 50 + 3 × 5 (spike): both capped at medium
+      expect(e.findings.map((f) => [f.rule, f.severity]).sort()).to.deep.equal([['dual-ewma', 'medium'], ['spike', 'medium']]);
+      expect(e.severity).to.equal('medium');
+      expect(e.message).to.match(/median of its peers/);
+      // without the prior flag a bootstrap key gets the static rule only (900 pps is below 10,000)
+      const plain = { ...prior('bootstrap') };
+      delete plain.prior;
+      expect(d.evaluate(win(1, [{ scope: 'dstHost', key: 'dst new', metrics: { packetsPerSecond: 900 }, baseline: plain }]))).to.deep.equal([]);
+    });
+  });
+
   describe('dual-EWMA rule', function () {
     const only = () => new RuleDetector({ spike: { enabled: false } });
     it('fires only when the value exceeds BOTH fast×3 and slow×5', function () {
