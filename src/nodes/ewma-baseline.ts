@@ -7,9 +7,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { assertWindowMessage, type Scope } from '../core/contracts';
+import { assertWindowMessage } from '../core/contracts';
 import { BaselineStore, type BaselineOptions } from '../core/baseline';
-import { configNumber, errorMessage, rejectInput, statusError, statusOk, statusWarn } from './glue';
+import { configNumber, errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn } from './glue';
 
 interface EwmaBaselineNodeDef extends NodeDef {
   fastAlpha: string;
@@ -78,11 +78,7 @@ export = function (RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const node = this;
 
-    const scopes: Scope[] = [];
-    if (config.scopeInterface !== false) scopes.push('interface');
-    if (config.scopeDstHost !== false) scopes.push('dstHost');
-    if (config.scopeSrcHost !== false) scopes.push('srcHost');
-    if (config.scopeFlow === true) scopes.push('flow');
+    const scopes = scopesFromConfig(config, false);
     const options: BaselineOptions = {
       fastAlpha: configNumber(config.fastAlpha, 0.3),
       slowAlpha: configNumber(config.slowAlpha, 0.05),

@@ -10,8 +10,8 @@
 import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
 import { FlowAggregator } from '../core/flow-aggregator';
 import type { FlowAggregatorOptions } from '../core/flow-aggregator';
-import type { PacketBatch, Scope, WindowMessage } from '../core/contracts';
-import { compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk, statusWarn } from './glue';
+import type { PacketBatch, WindowMessage } from '../core/contracts';
+import { compactNumber, configNumber, errorMessage, rejectInput, scopesFromConfig, statusError, statusIdle, statusOk, statusWarn } from './glue';
 
 /** Editor fields of the node (numbers arrive as strings, checkboxes as booleans). */
 interface FlowAggregatorNodeDef extends NodeDef {
@@ -41,12 +41,8 @@ interface FlowAggregatorNodeDef extends NodeDef {
 
 /** Turns the editor config into core options (does not validate: the core does, with a RangeError). */
 function optionsFromConfig(config: FlowAggregatorNodeDef): FlowAggregatorOptions {
-  const scopes: Scope[] = [];
   // a flow saved before the checkboxes existed has none of them: emit every scope
-  if (config.scopeInterface !== false) scopes.push('interface');
-  if (config.scopeDstHost !== false) scopes.push('dstHost');
-  if (config.scopeSrcHost !== false) scopes.push('srcHost');
-  if (config.scopeFlow !== false) scopes.push('flow');
+  const scopes = scopesFromConfig(config, true);
   const name = typeof config.interfaceName === 'string' ? config.interfaceName.trim() : '';
   const options: FlowAggregatorOptions = {
     windowMs: Math.round(configNumber(config.windowSeconds, 10) * 1000),

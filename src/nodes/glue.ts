@@ -3,6 +3,7 @@
  * that lives in `src/core`.
  */
 import type { Node, NodeStatus } from 'node-red';
+import type { Scope } from '../core/contracts';
 
 /** Status shown when a node is running normally: a green dot and a short text. */
 export function statusOk(text: string): NodeStatus {
@@ -58,4 +59,27 @@ export function configNumber(value: unknown, fallback: number): number {
   if (value === undefined || value === null || value === '') return fallback;
   const n = typeof value === 'number' ? value : Number(value);
   return Number.isFinite(n) ? n : fallback;
+}
+
+/** The scope checkboxes of an edit dialog (`scopeInterface`, `scopeDstHost`, `scopeSrcHost`, `scopeFlow`). */
+export interface ScopeCheckboxes {
+  scopeInterface?: boolean;
+  scopeDstHost?: boolean;
+  scopeSrcHost?: boolean;
+  scopeFlow?: boolean;
+}
+
+/**
+ * The scopes ticked in a dialog, in {@link Scope} order. A checkbox missing from the saved config
+ * (a flow saved before it existed) counts as its default: on for interface and hosts, `flowDefault`
+ * for 5-tuple flows.
+ */
+export function scopesFromConfig(config: ScopeCheckboxes, flowDefault: boolean): Scope[] {
+  const ticked = (v: boolean | undefined, dflt: boolean) => (v === undefined ? dflt : v === true);
+  const scopes: Scope[] = [];
+  if (ticked(config.scopeInterface, true)) scopes.push('interface');
+  if (ticked(config.scopeDstHost, true)) scopes.push('dstHost');
+  if (ticked(config.scopeSrcHost, true)) scopes.push('srcHost');
+  if (ticked(config.scopeFlow, flowDefault)) scopes.push('flow');
+  return scopes;
 }

@@ -6,10 +6,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { assertWindowMessage, type Scope } from '../core/contracts';
+import { assertWindowMessage } from '../core/contracts';
 import type { DetectorOptions } from '../core/rules';
 import { ProfiledDetector, type AllowEntry, type OverrideProfile } from '../core/overrides';
-import { errorMessage, rejectInput, statusError, statusOk, statusWarn } from './glue';
+import { errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn } from './glue';
 
 /** A numeric setting of the panel: a TypedInput of type `num` (default) or `env`. */
 type NumberType = 'num' | 'env';
@@ -120,11 +120,7 @@ export = function (RED: NodeAPI): void {
 
     let detector: ProfiledDetector;
     try {
-      const scopes: Scope[] = [];
-      if (config.scopeInterface !== false) scopes.push('interface');
-      if (config.scopeDstHost !== false) scopes.push('dstHost');
-      if (config.scopeSrcHost !== false) scopes.push('srcHost');
-      if (config.scopeFlow === true) scopes.push('flow');
+      const scopes = scopesFromConfig(config, false);
       const options: DetectorOptions = {
         dualEwma: { enabled: config.dualEwma !== false, fastMultiplier: setting('fastMultiplier', 3), slowMultiplier: setting('slowMultiplier', 5) },
         spike: { enabled: config.spike !== false, highSigma: setting('highSigma', 3), mediumSigma: setting('mediumSigma', 2) },
