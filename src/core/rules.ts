@@ -12,11 +12,11 @@
  *   ewma-baseline derives them from a configured line rate. Deviation against the threshold. A
  *   bootstrap record whose baseline is a prior from its peers (`prior: true`) also gets the
  *   dual-EWMA and spike rules against that prior, at most `medium`.
- * - **dual-ewma** (learning, mature): value > fast×fastMultiplier AND value > slow×slowMultiplier
+ * - **dual-ewma** (learning and mature keys, or mature only with `minState: 'mature'`): value > fast×fastMultiplier AND value > slow×slowMultiplier
  *   (defaults 3 and 5), high; reported threshold max of both; deviation against the slow EWMA. A
  *   fast and a slow EWMA that must both be exceeded: a short burst must stand out against the
  *   recent level as well as against the long-term one.
- * - **spike** (learning, mature): value > μ + highSigma·σ (3) → high, > μ + mediumSigma·σ (2) →
+ * - **spike** (learning and mature keys, or mature only with `minState: 'mature'`): value > μ + highSigma·σ (3) → high, > μ + mediumSigma·σ (2) →
  *   medium, μ = slow EWMA, σ = √(EW variance) floored at 10% of μ (a flat baseline with σ = 0 must
  *   not alert on a tiny change); deviation against μ. The kσ test of a Shewhart-style control
  *   chart on the EWMA (NIST/SEMATECH e-Handbook §6.3.2).
@@ -47,9 +47,11 @@ import { formatCount, formatMetricValue, formatPercent } from './units';
 /** Options of a {@link RuleDetector}; every field has a default. */
 export interface DetectorOptions {
   /** Dual-EWMA rule: fires when value > fast EWMA × fastMultiplier (default 3) AND value > slow EWMA × slowMultiplier (default 5); multipliers > 0. */
-  dualEwma?: { enabled?: boolean; fastMultiplier?: number; slowMultiplier?: number };
+  /** `minState`: the least maturity a key needs for the rule to judge it (default `learning`). */
+  dualEwma?: { enabled?: boolean; fastMultiplier?: number; slowMultiplier?: number; minState?: 'learning' | 'mature' };
   /** Spike rule: σ multiples over μ for high (default 3) and medium (default 2); 0 < mediumSigma ≤ highSigma. */
-  spike?: { enabled?: boolean; highSigma?: number; mediumSigma?: number };
+  /** `minState`: the least maturity a key needs for the rule to judge it (default `learning`). */
+  spike?: { enabled?: boolean; highSigma?: number; mediumSigma?: number; minState?: 'learning' | 'mature' };
   /** Port-scan rule: more than minSyns SYNs (default 100) to more than minPorts distinct ports (default 20) within windowMs of packet time (default 60,000 ms). */
   portScan?: { enabled?: boolean; minSyns?: number; minPorts?: number; windowMs?: number };
   /** Static thresholds for keys in bootstrap: packetsPerSecond (packet/s, default 10,000), bitsPerSecond (bit/s, default 100,000,000), synPerSecond (SYN/s, default 100); all > 0. */
@@ -66,8 +68,8 @@ export interface DetectorOptions {
 
 /** {@link DetectorOptions} with every default filled in. */
 export interface ResolvedDetectorOptions {
-  dualEwma: { enabled: boolean; fastMultiplier: number; slowMultiplier: number };
-  spike: { enabled: boolean; highSigma: number; mediumSigma: number };
+  dualEwma: { enabled: boolean; fastMultiplier: number; slowMultiplier: number; minState: 'learning' | 'mature' };
+  spike: { enabled: boolean; highSigma: number; mediumSigma: number; minState: 'learning' | 'mature' };
   portScan: { enabled: boolean; minSyns: number; minPorts: number; windowMs: number };
   bootstrapStatic: { enabled: boolean; packetsPerSecond: number; bitsPerSecond: number; synPerSecond: number };
   minimums: Record<string, number>;
@@ -104,6 +106,12 @@ const countNum = (v: number, name: string): number => {
  *   non-integer SYN/port count, an unknown scope, an empty metric list, a negative minimum, or a
  *   maxScanSources that is not a positive integer.
  */
+function minState(value: unknown, name: string): 'learning' | 'mature' {
+  if (value === undefined) return 'learning';
+  if (value !== 'learning' && value !== 'mature') throw new RangeError(`${name} must be "learning" or "mature", got ${JSON.stringify(value)}`);
+  return value;
+}
+
 export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedDetectorOptions {
   if (typeof options !== 'object' || options === null) throw new RangeError('detector options must be an object');
   const d = options.dualEwma ?? {}, s = options.spike ?? {}, p = options.portScan ?? {}, b = options.bootstrapStatic ?? {};
@@ -112,11 +120,13 @@ export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedD
       enabled: d.enabled ?? true,
       fastMultiplier: posNum(d.fastMultiplier ?? 3, 'dualEwma.fastMultiplier'),
       slowMultiplier: posNum(d.slowMultiplier ?? 5, 'dualEwma.slowMultiplier'),
+      minState: minState(d.minState, 'dualEwma.minState'),
     },
     spike: {
       enabled: s.enabled ?? true,
       highSigma: posNum(s.highSigma ?? 3, 'spike.highSigma'),
       mediumSigma: posNum(s.mediumSigma ?? 2, 'spike.mediumSigma'),
+      minState: minState(s.minState, 'spike.minState'),
     },
     portScan: {
       enabled: p.enabled ?? true,
@@ -295,13 +305,17 @@ export class RuleDetector {
     const { dualEwma, spike } = this.options;
     const baseline = record.baseline!;
     const cap = (severity: Severity): Severity => (fromPrior ? 'medium' : severity);
+    // a rule set to judge mature keys only leaves learning keys (and priors of new keys) alone
+    const judges = (rule: { minState: 'learning' | 'mature' }) => rule.minState === 'learning' || baseline.state === 'mature';
+    const dualOn = dualEwma.enabled && judges(dualEwma), spikeOn = spike.enabled && judges(spike);
+    if (!dualOn && !spikeOn) return;
     const note = fromPrior ? ' (baseline: the median of its peers, the key is new)' : '';
     for (const metric of this.options.metrics) {
       const value = record.metrics[metric];
       const mb: MetricBaseline | undefined = baseline.metrics[metric];
       if (value === undefined || mb === undefined || (mb.samples < 1 && !fromPrior) || value < this.floor(metric)) continue;
       const withState = { ...mb, state: baseline.state };
-      if (dualEwma.enabled) {
+      if (dualOn) {
         const fastT = mb.fast * dualEwma.fastMultiplier, slowT = mb.slow * dualEwma.slowMultiplier;
         if (value > fastT && value > slowT) {
           const deviationPercent = this.deviation(metric, value, mb.slow);
@@ -311,7 +325,7 @@ export class RuleDetector {
           });
         }
       }
-      if (spike.enabled) {
+      if (spikeOn) {
         const mu = mb.mean, sigma = Math.max(mb.std, 0.1 * mu);
         const highT = mu + spike.highSigma * sigma, mediumT = mu + spike.mediumSigma * sigma;
         const severity: Severity | undefined = value > highT ? 'high' : value > mediumT ? 'medium' : undefined;

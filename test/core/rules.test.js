@@ -107,6 +107,20 @@ describe('RuleDetector', function () {
     });
   });
 
+  describe('maturity required per rule (minState)', function () {
+    const flood = (state) => [{ scope: 'dstHost', key: 'dst a', metrics: { packetsPerSecond: 900 }, baseline: base(state, { packetsPerSecond: mb(50, 50, 5) }) }];
+    it('judges learning keys by default and only mature keys with minState "mature"', function () {
+      const rules = (d, state) => (d.evaluate(win(0, flood(state)))[0]?.findings ?? []).map((f) => f.rule).sort();
+      expect(rules(new RuleDetector(), 'learning')).to.deep.equal(['dual-ewma', 'spike']);
+      const strictDual = new RuleDetector({ dualEwma: { minState: 'mature' } });
+      expect(rules(strictDual, 'learning')).to.deep.equal(['spike']);
+      expect(rules(strictDual, 'mature')).to.deep.equal(['dual-ewma', 'spike']);
+      const strictBoth = new RuleDetector({ dualEwma: { minState: 'mature' }, spike: { minState: 'mature' } });
+      expect(rules(strictBoth, 'learning')).to.deep.equal([]);
+      expect(() => new RuleDetector({ spike: { minState: 'bootstrap' } })).to.throw(RangeError, /spike.minState/);
+    });
+  });
+
   describe('dual-EWMA rule', function () {
     const only = () => new RuleDetector({ spike: { enabled: false } });
     it('fires only when the value exceeds BOTH fast×3 and slow×5', function () {
