@@ -7,7 +7,7 @@ import * as os from 'os';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { checkTopicTemplate, formatAnomaly, FORMAT_SHAPES } from '../core/formatter';
 import type { FormatOptions, FormatShape } from '../core/formatter';
-import { compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk } from './glue';
+import { catalogue, compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk } from './glue';
 
 /** Editor configuration. */
 interface AnomalyFormatterNodeDef extends NodeDef {
@@ -26,6 +26,9 @@ interface AnomalyFormatterNodeDef extends NodeDef {
 type OutMessage = NodeMessageInFlow & { plaintext?: string; retain?: boolean; headers?: Record<string, string> };
 
 export = function (RED: NodeAPI): void {
+  /** Texts of `nodes/locales/<lang>/anomaly-formatter.json`. */
+  const t = catalogue(RED, 'anomaly-formatter');
+
   function AnomalyFormatterNode(this: Node, config: AnomalyFormatterNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -38,19 +41,19 @@ export = function (RED: NodeAPI): void {
     };
     let configError = FORMAT_SHAPES.includes(shape)
       ? ''
-      : `shape must be one of ${FORMAT_SHAPES.join(', ')}, got ${JSON.stringify(config.shape)}`;
+      : t('errors.badShape', { shapes: FORMAT_SHAPES.join(', '), value: JSON.stringify(config.shape) ?? 'undefined' });
     if (!configError && shape === 'mqtt' && options.topicTemplate !== undefined) {
       try { checkTopicTemplate(options.topicTemplate); } catch (err) { configError = errorMessage(err); }
     }
     if (!configError && shape === 'syslog' && !(Number.isInteger(options.facility) && options.facility! >= 0 && options.facility! <= 23)) {
-      configError = `syslog facility must be an integer 0–23, got ${JSON.stringify(config.facility)}`;
+      configError = t('errors.badFacility', { value: JSON.stringify(config.facility) ?? 'undefined' });
     }
     let sent = 0;
     if (configError) {
       node.error(configError);
       node.status(statusError(configError));
     } else {
-      node.status(statusIdle(`${shape} · 0 sent`));
+      node.status(statusIdle(t('status.sent', { shape, sent: '0' })));
     }
 
     node.on('input', (msg: OutMessage, send, done) => {
@@ -70,7 +73,7 @@ export = function (RED: NodeAPI): void {
           send(msg);
         }
         sent++;
-        node.status(statusOk(`${shape} · ${compactNumber(sent)} sent`));
+        node.status(statusOk(t('status.sent', { shape, sent: compactNumber(sent) })));
         done();
       } catch (err) {
         rejectInput(node, err, done);

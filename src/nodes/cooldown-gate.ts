@@ -15,7 +15,7 @@ import { CooldownGate, parseSchedules } from '../core/cooldown';
 import type { CooldownOptions, GateOutput, NotifyMode } from '../core/cooldown';
 import { assertAnomalyEvent } from '../core/contracts';
 import type { AnomalyEvent } from '../core/contracts';
-import { compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk, statusWarn } from './glue';
+import { catalogue, compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk, statusWarn } from './glue';
 
 /** Editor configuration (fields arrive as strings). */
 interface CooldownGateNodeDef extends NodeDef {
@@ -56,6 +56,9 @@ async function writeAtomic(file: string, data: string): Promise<void> {
 type ControlMessage = NodeMessageInFlow & { reset?: unknown; maintenance?: unknown; query?: unknown };
 
 export = function (RED: NodeAPI): void {
+  /** Texts of `nodes/locales/<lang>/cooldown-gate.json`. */
+  const t = catalogue(RED, 'cooldown-gate');
+
   function CooldownGateNode(this: Node, config: CooldownGateNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -73,7 +76,7 @@ export = function (RED: NodeAPI): void {
       };
       gate = new CooldownGate(options);
     } catch (err) {
-      configError = `cooldown-gate: ${errorMessage(err)}`;
+      configError = t('errors.badConfig', { reason: errorMessage(err) });
       node.error(configError);
       node.status(statusError(configError));
     }
@@ -86,22 +89,22 @@ export = function (RED: NodeAPI): void {
       if (typeof userDir === 'string' && userDir !== '') {
         file = path.join(userDir, 'netbaseline', `cooldown-${String(node.id).replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
       } else {
-        node.warn('cooldown-gate: RED.settings.userDir is not set, so open anomalies and cooldowns are not persisted');
+        node.warn(t('errors.noUserDir'));
       }
     }
     if (gate && file !== undefined && fs.existsSync(file)) {
       try {
         let parsed: unknown;
-        try { parsed = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (err) { throw new Error(`not valid JSON (${errorMessage(err)})`); }
+        try { parsed = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (err) { throw new Error(t('errors.notJson', { reason: errorMessage(err) })); }
         gate = CooldownGate.fromSnapshot(parsed, options);
         const st = gate.stats();
-        node.log(`restored ${st.keys} open anomalies in ${st.incidents} incidents from ${file}`);
+        node.log(t('log.restored', { keys: st.keys, incidents: st.incidents, file }));
       } catch (err) {
         const target = `${file}.corrupt-${Date.now()}`;
         let moved = '';
-        try { fs.renameSync(file, target); moved = `; moved to ${target}`; } catch (e) { moved = `; could not move it aside (${errorMessage(e)})`; }
-        restoreProblem = 'saved alert state unreadable, starting empty';
-        node.warn(`cooldown-gate: saved state ${file} is corrupt or foreign: ${errorMessage(err)}${moved}; starting empty`);
+        try { fs.renameSync(file, target); moved = t('errors.movedAside', { target }); } catch (e) { moved = t('errors.notMovedAside', { reason: errorMessage(e) }); }
+        restoreProblem = t('status.restoreFailed');
+        node.warn(t('errors.corrupt', { file, reason: errorMessage(err), moved }));
       }
     }
 
@@ -114,7 +117,7 @@ export = function (RED: NodeAPI): void {
       const data = JSON.stringify(gate.toSnapshot());
       writing = writing.then(() => writeAtomic(target, data)).catch((err: unknown) => {
         dirty = true;
-        node.warn(`cooldown-gate: could not save the alert state to ${target}: ${errorMessage(err)}`);
+        node.warn(t('errors.saveFailed', { target, reason: errorMessage(err) }));
       });
       return writing;
     };
@@ -123,13 +126,13 @@ export = function (RED: NodeAPI): void {
     const showStatus = (): void => {
       if (!gate) return;
       const s = gate.stats();
-      const text = `${compactNumber(s.keys)} open · ${compactNumber(s.passed)} passed · ${compactNumber(s.suppressed)} held`;
-      if (s.maintenance) node.status({ fill: 'blue', shape: 'ring', text: `maintenance · ${text}` });
+      const text = t('status.running', { open: compactNumber(s.keys), passed: compactNumber(s.passed), held: compactNumber(s.suppressed) });
+      if (s.maintenance) node.status({ fill: 'blue', shape: 'ring', text: t('status.maintenance', { text }) });
       else node.status(statusOk(text));
     };
     if (restoreProblem) node.status(statusWarn(restoreProblem));
     else if (gate && gate.stats().keys > 0) showStatus();
-    else if (gate) node.status(statusIdle('waiting for anomalies'));
+    else if (gate) node.status(statusIdle(t('status.waiting')));
 
     /** Sends gate output: events on output 1 (each its own message), summaries on output 2. */
     const emit = (out: GateOutput, template?: NodeMessage): void => {
@@ -164,7 +167,7 @@ export = function (RED: NodeAPI): void {
         dirty = true;
         showStatus();
       } catch (err) {
-        node.error(`cooldown-gate: ${errorMessage(err)}`);
+        node.error(t('errors.flushFailed', { reason: errorMessage(err) }));
         node.status(statusError(errorMessage(err)));
       }
     };
@@ -176,7 +179,7 @@ export = function (RED: NodeAPI): void {
           flush();
           gate.reset();
           dirty = true;
-          node.status(statusIdle('reset · 0 passed · 0 held'));
+          node.status(statusIdle(t('status.reset')));
           done();
           return;
         }
@@ -185,7 +188,7 @@ export = function (RED: NodeAPI): void {
           const m = msg.maintenance;
           const on = m === true || m === 'on' || m === 'true' || m === 1;
           if (!on && !(m === false || m === 'off' || m === 'false' || m === 0)) {
-            throw new TypeError('msg.maintenance must be true/"on" or false/"off"');
+            throw new TypeError(t('errors.badMaintenance'));
           }
           const summary = gate.setMaintenance(on);
           if (summary) send([null, { ...msg, topic: 'maintenance', payload: summary }, null]);
@@ -196,7 +199,7 @@ export = function (RED: NodeAPI): void {
         }
         if (msg.query !== undefined) {
           flush();
-          if (msg.query !== 'open' && msg.query !== 'stats') throw new TypeError('msg.query must be "open" (open anomalies) or "stats"');
+          if (msg.query !== 'open' && msg.query !== 'stats') throw new TypeError(t('errors.badQuery'));
           const reply = { ...msg };
           reply.payload = msg.query === 'open' ? gate.openAnomalies() : gate.stats();
           send([null, null, reply]);
@@ -207,7 +210,7 @@ export = function (RED: NodeAPI): void {
         if (payload !== null && typeof payload === 'object' && payload.kind === 'netbaseline/window') {
           flush();
           const end = payload.windowEnd;
-          if (typeof end !== 'number' || !Number.isFinite(end)) throw new TypeError('window tick: payload.windowEnd must be a finite number (epoch ms)');
+          if (typeof end !== 'number' || !Number.isFinite(end)) throw new TypeError(t('errors.badTick'));
           const out = payload.final === true ? gate.endOfRun(end) : gate.advance(end);
           emit(out);
           if (gate.stats().keys > 0 || gate.stats().passed > 0) showStatus();

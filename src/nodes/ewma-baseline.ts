@@ -9,7 +9,7 @@ import * as path from 'path';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertWindowMessage } from '../core/contracts';
 import { BaselineStore, type BaselineOptions } from '../core/baseline';
-import { configNumber, errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn } from './glue';
+import { catalogue, configNumber, errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn, type Translate } from './glue';
 
 interface EwmaBaselineNodeDef extends NodeDef {
   fastAlpha: string;
@@ -51,13 +51,13 @@ const NUM = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 /**
  * Reads an on/off control property the way cooldown-gate reads `msg.maintenance`, so that one
  * message can drive both: true, "on", "true", 1 → true; false, "off", "false", 0 → false; absent →
- * undefined. @throws {TypeError} on anything else.
+ * undefined; `t` gives the error text. @throws {TypeError} on anything else.
  */
-function onOff(value: unknown, name: string): boolean | undefined {
+function onOff(value: unknown, name: string, t: Translate): boolean | undefined {
   if (value === undefined) return undefined;
   if (value === true || value === 'on' || value === 'true' || value === 1) return true;
   if (value === false || value === 'off' || value === 'false' || value === 0) return false;
-  throw new TypeError(`msg.${name} must be true/"on" or false/"off"`);
+  throw new TypeError(t('errors.onOff', { name }));
 }
 
 /** Writes `data` to `file` atomically: a temp file in the same folder, then rename. */
@@ -74,6 +74,9 @@ async function writeAtomic(file: string, data: string): Promise<void> {
 }
 
 export = function (RED: NodeAPI): void {
+  /** Texts of `nodes/locales/<lang>/ewma-baseline.json`. */
+  const t = catalogue(RED, 'ewma-baseline');
+
   function EwmaBaselineNode(this: Node, config: EwmaBaselineNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -99,10 +102,10 @@ export = function (RED: NodeAPI): void {
     try {
       store = new BaselineStore(options);
     } catch (err) {
-      node.error(`ewma-baseline: bad configuration: ${errorMessage(err)}`);
-      node.status(statusError(`config: ${errorMessage(err)}`));
+      node.error(t('errors.badConfig', { reason: errorMessage(err) }));
+      node.status(statusError(t('status.config', { reason: errorMessage(err) })));
       node.on('input', (_msg: NodeMessageInFlow, _send: unknown, done: (err?: Error) => void) => {
-        done(new Error(`ewma-baseline is not configured correctly: ${errorMessage(err)}`));
+        done(new Error(t('errors.notConfigured', { reason: errorMessage(err) })));
       });
       return;
     }
@@ -115,7 +118,7 @@ export = function (RED: NodeAPI): void {
         const safeId = String(node.id).replace(/[^A-Za-z0-9._-]/g, '_');
         file = path.join(userDir, 'netbaseline', `baseline-${safeId}.json`);
       } else {
-        node.warn('ewma-baseline: RED.settings.userDir is not set, so learned baselines are not persisted');
+        node.warn(t('errors.noUserDir'));
       }
     }
 
@@ -124,17 +127,17 @@ export = function (RED: NodeAPI): void {
       try {
         const text = fs.readFileSync(file, 'utf8');
         let parsed: unknown;
-        try { parsed = JSON.parse(text); } catch (err) { throw new Error(`not valid JSON (${errorMessage(err)})`); }
+        try { parsed = JSON.parse(text); } catch (err) { throw new Error(t('errors.notJson', { reason: errorMessage(err) })); }
         store = BaselineStore.fromSnapshot(parsed, options);
         const st = store.stats();
-        node.log(`restored ${st.keys} baseline keys from ${file}`);
-        for (const note of store.restoreNotes) node.log(`restored baseline: ${note}`);
+        node.log(t('log.restored', { keys: st.keys, file }));
+        for (const note of store.restoreNotes) node.log(t('log.restoreNote', { note }));
       } catch (err) {
         const target = `${file}.corrupt-${Date.now()}`;
         let moved = '';
-        try { fs.renameSync(file, target); moved = `; moved to ${target}`; } catch (e) { moved = `; could not move it aside (${errorMessage(e)})`; }
-        restoreProblem = `saved baseline unreadable, learning afresh`;
-        node.warn(`ewma-baseline: saved baseline ${file} is corrupt or foreign: ${errorMessage(err)}${moved}; learning starts fresh`);
+        try { fs.renameSync(file, target); moved = t('errors.movedAside', { target }); } catch (e) { moved = t('errors.notMovedAside', { reason: errorMessage(e) }); }
+        restoreProblem = t('status.restoreFailed');
+        node.warn(t('errors.corrupt', { file, reason: errorMessage(err), moved }));
       }
     }
 
@@ -147,7 +150,7 @@ export = function (RED: NodeAPI): void {
       const data = JSON.stringify(store.toSnapshot());
       writing = writing.then(() => writeAtomic(target, data)).catch((err: unknown) => {
         dirty = true;
-        node.warn(`ewma-baseline: could not save the baseline to ${target}: ${errorMessage(err)}`);
+        node.warn(t('errors.saveFailed', { target, reason: errorMessage(err) }));
       });
       return writing;
     };
@@ -156,12 +159,12 @@ export = function (RED: NodeAPI): void {
     const showStatus = (): void => {
       const st = store.stats();
       const modes = store.modes();
-      const suffix = `${modes.frozen ? ' · frozen' : ''}${modes.maintenance ? ' · maintenance' : ''}`;
-      if (st.keys === 0) { node.status(statusOk(`0 keys${suffix}`)); return; }
-      const parts = [`${NUM.format(st.keys)} key${st.keys === 1 ? '' : 's'}`, `${Math.floor((st.mature / st.keys) * 100)}% mature`];
-      if (st.learning > 0) parts.push(`${NUM.format(st.learning)} learning`);
-      if (st.bootstrap > 0) parts.push(`${NUM.format(st.bootstrap)} bootstrap`);
-      const text = parts.join(' · ') + suffix;
+      const suffix = `${modes.frozen ? t('status.frozen') : ''}${modes.maintenance ? t('status.maintenance') : ''}`;
+      if (st.keys === 0) { node.status(statusOk(t('status.noKeys') + suffix)); return; }
+      const parts = [t(st.keys === 1 ? 'status.key' : 'status.keys', { count: NUM.format(st.keys) }), t('status.mature', { percent: Math.floor((st.mature / st.keys) * 100) })];
+      if (st.learning > 0) parts.push(t('status.learning', { count: NUM.format(st.learning) }));
+      if (st.bootstrap > 0) parts.push(t('status.bootstrap', { count: NUM.format(st.bootstrap) }));
+      const text = parts.join(t('status.separator')) + suffix;
       if (modes.frozen || modes.maintenance) node.status({ fill: 'yellow', shape: 'dot', text });
       else if (st.bootstrap * 2 > st.keys) node.status({ fill: 'blue', shape: 'dot', text });
       else node.status(statusOk(text));
@@ -177,19 +180,19 @@ export = function (RED: NodeAPI): void {
         // validate every control property before acting on any, so a bad one changes nothing
         const hasReset = msg.reset !== undefined && msg.reset !== false;
         if (hasReset && msg.reset !== true && !(typeof msg.reset === 'string' && msg.reset !== '')) {
-          throw new TypeError('msg.reset must be true (clear all) or a key string such as "dst 10.0.0.1"');
+          throw new TypeError(t('errors.badReset'));
         }
-        const maintenance = onOff(msg.maintenance, 'maintenance');
-        const freeze = onOff(msg.freeze, 'freeze');
+        const maintenance = onOff(msg.maintenance, 'maintenance', t);
+        const freeze = onOff(msg.freeze, 'freeze', t);
         let control = false;
         if (msg.topic === IMPORT_TOPIC) {
           let snapshot: unknown = msg.payload;
           if (typeof snapshot === 'string') {
-            try { snapshot = JSON.parse(snapshot); } catch (err) { throw new TypeError(`baseline-import: msg.payload is not valid JSON (${errorMessage(err)})`); }
+            try { snapshot = JSON.parse(snapshot); } catch (err) { throw new TypeError(t('errors.importNotJson', { reason: errorMessage(err) })); }
           }
           const imported = BaselineStore.fromSnapshot(snapshot, options); // throws on a bad snapshot: nothing changed
           store = imported;
-          node.log(`imported ${store.stats().keys} baseline keys${store.restoreNotes.length > 0 ? ` (${store.restoreNotes.join('; ')})` : ''}`);
+          node.log(t('log.imported', { keys: store.stats().keys, notes: store.restoreNotes.length > 0 ? ` (${store.restoreNotes.join('; ')})` : '' }));
           dirty = true;
           control = true;
         }

@@ -11,7 +11,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
 import { FlowAggregator } from '../core/flow-aggregator';
 import type { FlowAggregatorOptions } from '../core/flow-aggregator';
 import type { PacketBatch, WindowMessage } from '../core/contracts';
-import { compactNumber, configNumber, errorMessage, rejectInput, scopesFromConfig, statusError, statusIdle, statusOk, statusWarn } from './glue';
+import { catalogue, compactNumber, configNumber, errorMessage, rejectInput, scopesFromConfig, statusError, statusIdle, statusOk, statusWarn } from './glue';
 
 /** Editor fields of the node (numbers arrive as strings, checkboxes as booleans). */
 interface FlowAggregatorNodeDef extends NodeDef {
@@ -62,6 +62,9 @@ function optionsFromConfig(config: FlowAggregatorNodeDef): FlowAggregatorOptions
 }
 
 export = function (RED: NodeAPI): void {
+  /** Texts of `nodes/locales/<lang>/flow-aggregator.json`. */
+  const t = catalogue(RED, 'flow-aggregator');
+
   function FlowAggregatorNode(this: Node, config: FlowAggregatorNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -69,10 +72,10 @@ export = function (RED: NodeAPI): void {
     let configError = '';
     try {
       core = new FlowAggregator(optionsFromConfig(config));
-      node.status(statusIdle('waiting for packets'));
+      node.status(statusIdle(t('status.waiting')));
     } catch (err) {
       configError = errorMessage(err);
-      node.error(`flow-aggregator: bad configuration: ${configError}`);
+      node.error(t('errors.badConfig', { reason: configError }));
       node.status(statusError(configError));
     }
     let seenFlowEvictions = 0;
@@ -81,13 +84,13 @@ export = function (RED: NodeAPI): void {
     function showStatus(agg: FlowAggregator): void {
       const c = agg.counters;
       if (c.emergencyMode === 1) {
-        node.status(statusWarn(`emergency mode · ${compactNumber(c.flowEvictions)} flows evicted`));
+        node.status(statusWarn(t('status.emergency', { evicted: compactNumber(c.flowEvictions) })));
       } else if (c.flowEvictions > seenFlowEvictions) {
-        node.status(statusWarn(`flow table full · ${compactNumber(c.flowEvictions)} evicted`));
+        node.status(statusWarn(t('status.flowTableFull', { evicted: compactNumber(c.flowEvictions) })));
       } else if (c.hostEvictions > seenHostEvictions) {
-        node.status(statusWarn(`host cap hit · ${compactNumber(c.hostEvictions)} refused`));
+        node.status(statusWarn(t('status.hostCapHit', { refused: compactNumber(c.hostEvictions) })));
       } else {
-        node.status(statusOk(`${compactNumber(c.trackedFlows)} flows · ${compactNumber(c.windows)} windows`));
+        node.status(statusOk(t('status.running', { flows: compactNumber(c.trackedFlows), windows: compactNumber(c.windows) })));
       }
       seenFlowEvictions = c.flowEvictions;
       seenHostEvictions = c.hostEvictions;
@@ -95,13 +98,13 @@ export = function (RED: NodeAPI): void {
 
     node.on('input', (msg, send, done) => {
       try {
-        if (core === undefined) throw new Error(`not configured: ${configError}`);
+        if (core === undefined) throw new Error(t('errors.notConfigured', { reason: configError }));
         const m = msg as NodeMessage & { reset?: unknown };
         if (m.reset === true) {
           core.reset();
           seenFlowEvictions = seenHostEvictions = 0;
           if (m.payload === undefined || m.payload === null || typeof m.payload !== 'object') {
-            node.status(statusIdle('reset'));
+            node.status(statusIdle(t('status.reset')));
             done();
             return;
           }

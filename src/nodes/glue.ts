@@ -2,6 +2,8 @@
  * Small helpers shared by the node wrappers (the glue). Nothing here holds behaviour of a stage:
  * that lives in `src/core`.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Node, NodeStatus } from 'node-red';
 import type { Scope } from '../core/contracts';
 
@@ -82,4 +84,60 @@ export function scopesFromConfig(config: ScopeCheckboxes, flowDefault: boolean):
   if (ticked(config.scopeSrcHost, true)) scopes.push('srcHost');
   if (ticked(config.scopeFlow, flowDefault)) scopes.push('flow');
   return scopes;
+}
+
+/** Values for the `__name__` placeholders of a catalogue text. */
+export type CatalogueVars = Record<string, string | number>;
+
+/** Looks up a text of one node's message catalogue: `key` is relative to the node type (`status.idle`). */
+export type Translate = (key: string, vars?: CatalogueVars) => string;
+
+/** The part of Node-RED's runtime API that {@link catalogue} needs (`RED._`, i18next underneath). */
+export interface CatalogueRuntime {
+  _: (key: string, substitutions?: Record<string, string | number>) => string;
+}
+
+/** English catalogues read from disk, per node type (`{}` when the file is missing or unreadable). */
+const englishCatalogues = new Map<string, Record<string, unknown>>();
+
+/**
+ * The English text of `fullKey` (`<type>.status.idle`) from `nodes/locales/en-US/<type>.json`,
+ * or `undefined` when the catalogue has no such string.
+ */
+export function englishText(type: string, fullKey: string): string | undefined {
+  let cat = englishCatalogues.get(type);
+  if (cat === undefined) {
+    try {
+      cat = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'nodes', 'locales', 'en-US', `${type}.json`), 'utf8')) as Record<string, unknown>;
+    } catch {
+      cat = {};
+    }
+    englishCatalogues.set(type, cat);
+  }
+  let v: unknown = cat;
+  for (const part of fullKey.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Fills `__name__` placeholders (Node-RED's i18next interpolation syntax) from `vars`; unknown names stay. */
+export function fillPlaceholders(text: string, vars: CatalogueVars): string {
+  return text.replace(/__(\w+?)__/g, (m, name: string) => (Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : m));
+}
+
+/**
+ * The translation function of one node type: `RED._('<type>.' + key, vars)` (the catalogue
+ * `nodes/locales/<lang>/<type>.json` Node-RED loads for the node's module), falling back to the
+ * English catalogue read from disk when the runtime returns the key itself or nothing (the
+ * test helper's `RED._` echoes keys; a runtime may lack the catalogue). A key missing from both
+ * returns the full key, so a missing string shows up rather than vanishing. Placeholders are
+ * `__name__`, as in Node-RED's own catalogues. Not for the per-packet path (it allocates).
+ */
+export function catalogue(RED: CatalogueRuntime, type: string): Translate {
+  return (key: string, vars: CatalogueVars = {}): string => {
+    const full = `${type}.${key}`;
+    let text: unknown;
+    try { text = RED._(full, vars); } catch { text = undefined; }
+    if (typeof text !== 'string' || text === full || text === '') text = fillPlaceholders(englishText(type, full) ?? full, vars);
+    return text as string;
+  };
 }

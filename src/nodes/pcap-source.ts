@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { statusOk, statusIdle, statusWarn, statusError, rejectInput, compactNumber, errorMessage, shorten } from './glue';
+import { statusOk, statusIdle, statusWarn, statusError, rejectInput, compactNumber, errorMessage, shorten, catalogue, type Translate } from './glue';
 import {
   replayCaptureFile, resolveCapturePath, parseSpeed, listCaptureFolder, sumReplaySummaries, ReplayGate,
   type ReplaySpeed, type ReplaySummary, type ReplayProgress,
@@ -60,28 +60,28 @@ function bool(value: unknown, fallback: boolean): boolean {
   return value === true || value === 'true';
 }
 
-function integer(value: unknown, fallback: number, min: number, max: number, what: string): number {
+function integer(value: unknown, fallback: number, min: number, max: number, what: string, t: Translate): number {
   if (value === undefined || value === null || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(t('errors.notInteger', { field: t(what), min, max, value: JSON.stringify(value) }));
   return n;
 }
 
-/** Parses the editor config. @throws {Error} naming the bad field. */
-function parseConfig(c: PcapSourceNodeDef): PcapSourceConfig {
+/** Parses the editor config; `t` gives the error texts. @throws {Error} naming the bad field. */
+function parseConfig(c: PcapSourceNodeDef, t: Translate): PcapSourceConfig {
   const mode = c.mode === undefined || c.mode === '' ? 'file' : c.mode;
-  if (mode !== 'file' && mode !== 'live') throw new Error(`mode must be "file" or "live", got ${JSON.stringify(c.mode)}`);
+  if (mode !== 'file' && mode !== 'live') throw new Error(t('errors.badMode', { value: JSON.stringify(c.mode) ?? 'undefined' }));
   return {
     mode,
     filename: (c.filename ?? '').trim(),
     iface: (c.iface ?? '').trim(),
     filter: (c.filter ?? '').trim(),
-    snapLength: integer(c.snapLength, DEFAULT_SNAP_LENGTH, 64, 262144, 'snap length (bytes)'),
-    bufferSizeMiB: integer(c.bufferSizeMiB, 10, 1, 2048, 'buffer size (MiB)'),
+    snapLength: integer(c.snapLength, DEFAULT_SNAP_LENGTH, 64, 262144, 'field.snapLength', t),
+    bufferSizeMiB: integer(c.bufferSizeMiB, 10, 1, 2048, 'field.bufferSizeMiB', t),
     promiscuous: bool(c.promiscuous, true),
-    batchSize: integer(c.batchSize, 4096, 1, 1_000_000, 'batch size (packets)'),
-    flushIntervalMs: integer(c.flushIntervalMs, DEFAULT_FLUSH_INTERVAL_MS, 10, 60_000, 'flush interval (ms)'),
-    statsIntervalSeconds: integer(c.statsIntervalSeconds, 10, 1, 86_400, 'stats interval (s)'),
+    batchSize: integer(c.batchSize, 4096, 1, 1_000_000, 'field.batchSize', t),
+    flushIntervalMs: integer(c.flushIntervalMs, DEFAULT_FLUSH_INTERVAL_MS, 10, 60_000, 'field.flushIntervalMs', t),
+    statsIntervalSeconds: integer(c.statsIntervalSeconds, 10, 1, 86_400, 'field.statsIntervalSeconds', t),
     speed: parseSpeed(c.speed),
     loop: bool(c.loop, false),
     startOnDeploy: bool(c.startOnDeploy, true),
@@ -95,10 +95,10 @@ function clockText(ms: number | null): string {
   return Number.isNaN(d.getTime()) ? '--:--:--' : d.toISOString().slice(11, 19);
 }
 
-/** Live status: `eth0 · 1.2k pps · 0 dropped` (dropped = by the kernel + by the interface). */
-function liveText(iface: string, pps: number, stats: LiveCaptureStats | null): string {
+/** Live status: `eth0 · 1.2k pps · 0 dropped` (dropped = by the kernel + by the interface; text from `t`). */
+function liveText(iface: string, pps: number, stats: LiveCaptureStats | null, t: Translate): string {
   const dropped = stats ? stats.droppedByKernel + stats.droppedByInterface : 0;
-  return `${iface} · ${compactNumber(pps)} pps · ${compactNumber(dropped)} dropped`;
+  return t('status.live', { iface, pps: compactNumber(pps), dropped: compactNumber(dropped) });
 }
 
 /** The answer of an admin endpoint when libpcap is missing or failed. */
@@ -126,6 +126,8 @@ function endpointError(res: { status(code: number): { json(body: unknown): void 
  * reopen failed, it is back).
  */
 export = function (RED: NodeAPI): void {
+  /** Texts of `nodes/locales/<lang>/pcap-source.json`. */
+  const t = catalogue(RED, 'pcap-source');
   const needsRead = RED.auth.needsPermission('pcap-source.read');
   RED.httpAdmin.get('/pcap-source/interfaces', needsRead, (_req, res) => {
     try {
@@ -137,7 +139,7 @@ export = function (RED: NodeAPI): void {
   RED.httpAdmin.get('/pcap-source/check-filter', needsRead, (req, res) => {
     const filter = req.query.filter;
     const iface = typeof req.query.iface === 'string' ? req.query.iface : '';
-    if (typeof filter !== 'string') { res.status(400).json({ error: 'query parameter "filter" (a BPF filter) is missing', code: 'BAD_REQUEST' }); return; }
+    if (typeof filter !== 'string') { res.status(400).json({ error: t('errors.filterMissing'), code: 'BAD_REQUEST' }); return; }
     try {
       res.json(checkBpfFilter(filter, filterLinkTypeFor(iface)));
     } catch (err) {
@@ -155,7 +157,7 @@ export = function (RED: NodeAPI): void {
     let config: PcapSourceConfig | null = null;
     let configError: string | null = null;
     try {
-      config = parseConfig(def);
+      config = parseConfig(def, t);
     } catch (err) {
       configError = errorMessage(err);
     }
@@ -200,7 +202,7 @@ export = function (RED: NodeAPI): void {
         if (statsTimer) { clearInterval(statsTimer); statsTimer = null; }
         c.stop(); // sends the final batch
         sendEvent({ event: 'capture-stopped', interface: config?.iface, stats: c.stats(), counters: c.counters }, config?.iface ?? '');
-        if (!closing) node.status(statusIdle('stopped'));
+        if (!closing) node.status(statusIdle(t('status.stopped')));
       }
     };
 
@@ -215,9 +217,9 @@ export = function (RED: NodeAPI): void {
         if (!batch.final && now - lastStatus >= STATUS_INTERVAL_MS) {
           lastStatus = now;
           const pct = progress.fileSize > 0 ? Math.floor((progress.bytesParsed / progress.fileSize) * 100) : 100;
-          const text = `${prefix}${pct}% · ${compactNumber(progress.packetsRead)} pkts · ${clockText(progress.lastPacketMs)}`;
+          const text = prefix + t('status.progress', { percent: pct, packets: compactNumber(progress.packetsRead), clock: clockText(progress.lastPacketMs) });
           if (replay) replay.status = text;
-          if (!gate.paused) node.status(statusOk(`replay ${text}`));
+          if (!gate.paused) node.status(statusOk(t('status.replay', { text })));
         }
       };
       return replayCaptureFile(file, {
@@ -227,16 +229,16 @@ export = function (RED: NodeAPI): void {
         gate,
         source,
         onBatch,
-        onWarning: (message) => { if (!closing) node.warn(`${source}: ${message}`); },
+        onWarning: (message) => { if (!closing) node.warn(t('log.fileWarning', { source, message })); },
       });
     };
 
     /** Status and events at the end of a (file or folder) replay pass. */
     const finishStatus = (summary: ReplaySummary, pass: number): void => {
-      const passText = config?.loop ? ` · pass ${pass}` : '';
-      if (summary.truncated) node.status(statusWarn(`truncated: kept ${compactNumber(summary.packetsRead)} pkts${passText}`));
-      else if (summary.aborted) node.status(statusIdle(`stopped · ${compactNumber(summary.packetsRead)} pkts`));
-      else node.status(statusOk(`done · ${compactNumber(summary.packetsRead)} pkts${passText}`));
+      const passText = config?.loop ? t('status.pass', { pass }) : '';
+      if (summary.truncated) node.status(statusWarn(t('status.truncated', { packets: compactNumber(summary.packetsRead) }) + passText));
+      else if (summary.aborted) node.status(statusIdle(t('status.stoppedAt', { packets: compactNumber(summary.packetsRead) })));
+      else node.status(statusOk(t('status.done', { packets: compactNumber(summary.packetsRead) }) + passText));
     };
 
     const startReplay = async (target: string, source: string): Promise<void> => {
@@ -245,19 +247,19 @@ export = function (RED: NodeAPI): void {
       const cfg = config;
       const controller = new AbortController();
       const gate = new ReplayGate();
-      node.status(statusOk(`replay 0% · 0 pkts · ${clockText(null)}`));
+      node.status(statusOk(t('status.replay', { text: t('status.progress', { percent: 0, packets: '0', clock: clockText(null) }) })));
       const run = async (): Promise<void> => {
         const isFolder = fs.statSync(target).isDirectory();
         for (let pass = 1; ; pass++) {
           let summary: ReplaySummary;
           if (isFolder) {
             const { captures, skipped } = await listCaptureFolder(target);
-            if (pass === 1) for (const s of skipped) node.warn(`${source}: skipped ${path.basename(s.file)}: ${s.reason}`);
-            if (captures.length === 0) throw new Error(`no capture file in folder "${target}"`);
+            if (pass === 1) for (const s of skipped) node.warn(t('log.skipped', { source, file: path.basename(s.file), reason: s.reason }));
+            if (captures.length === 0) throw new Error(t('errors.emptyFolder', { folder: target }));
             const summaries: ReplaySummary[] = [];
             for (let i = 0; i < captures.length && !controller.signal.aborted; i++) {
               const file = captures[i]!.file;
-              const s = await replayOne(file, file, controller, gate, `${i + 1}/${captures.length} ${path.basename(file)} `);
+              const s = await replayOne(file, file, controller, gate, t('status.filePrefix', { index: i + 1, files: captures.length, file: path.basename(file) }));
               summaries.push(s);
               if (closing) return;
               if (s.error !== undefined) reportError(s.error, file);
@@ -309,28 +311,28 @@ export = function (RED: NodeAPI): void {
           lastRead = batch.counters.packetsRead;
           const now = Date.now();
           if (!batch.final && !c.paused && !c.down && now - windowStart >= 1000) {
-            node.status(statusOk(liveText(cfg.iface, (windowPackets * 1000) / (now - windowStart), c.stats())));
+            node.status(statusOk(liveText(cfg.iface, (windowPackets * 1000) / (now - windowStart), c.stats(), t)));
             windowStart = now;
             windowPackets = 0;
           }
         },
         onError: (err) => reportError(errorMessage(err), cfg.iface),
-        onWarning: (message) => { if (!closing) node.log(`${cfg.iface}: libpcap: ${message}`); },
+        onWarning: (message) => { if (!closing) node.log(t('log.libpcapWarning', { iface: cfg.iface, message })); },
         onInterfaceState: (e) => {
           if (closing) return;
           if (e.state === 'up') {
             node.log(e.message);
-            node.status(statusOk(liveText(cfg.iface, 0, c.stats())));
+            node.status(statusOk(liveText(cfg.iface, 0, c.stats(), t)));
           } else {
             if (e.state === 'down') node.warn(e.message);
-            node.status(statusWarn(`${cfg.iface} gone: retry in ${Math.round((e.retryInMs ?? 0) / 1000)} s`));
+            node.status(statusWarn(t('status.ifaceGone', { iface: cfg.iface, seconds: Math.round((e.retryInMs ?? 0) / 1000) })));
           }
           sendEvent({ event: `interface-${e.state}`, interface: cfg.iface, message: e.message, counters: c.counters }, cfg.iface);
         },
       });
       c.start(); // throws LiveCaptureError with an actionable message
       capture = c;
-      node.status(statusOk(liveText(cfg.iface, 0, null)));
+      node.status(statusOk(liveText(cfg.iface, 0, null, t)));
       statsTimer = setInterval(() => {
         const stats: LiveCaptureStats | null = c.stats();
         if (stats) sendEvent({ event: 'capture-stats', interface: cfg.iface, stats, counters: c.counters, paused: c.paused }, cfg.iface);
@@ -352,12 +354,12 @@ export = function (RED: NodeAPI): void {
     const resume = (): boolean => {
       if (replay && replay.gate.paused) {
         replay.gate.resume();
-        node.status(statusOk(`replay ${replay.status}`));
+        node.status(statusOk(t('status.replay', { text: replay.status })));
         return true;
       }
       if (capture && capture.paused && config) {
         capture.start(); // throws LiveCaptureError (e.g. the interface is gone)
-        node.status(statusOk(liveText(config.iface, 0, capture.stats())));
+        node.status(statusOk(liveText(config.iface, 0, capture.stats(), t)));
         return true;
       }
       return false;
@@ -366,16 +368,16 @@ export = function (RED: NodeAPI): void {
     const pause = (): void => {
       if (replay && !replay.gate.paused) {
         replay.gate.pause();
-        node.status(statusIdle(`paused · ${replay.status}`));
+        node.status(statusIdle(t('status.paused', { text: replay.status })));
       } else if (capture && (capture.running || capture.down)) {
         capture.pause();
-        node.status(statusIdle(`paused · ${capture.counters.packetsRead} pkts`));
+        node.status(statusIdle(t('status.paused', { text: t('status.packets', { packets: capture.counters.packetsRead }) })));
       }
     };
 
     if (configError !== null) {
       node.status(statusError(configError));
-      node.error(`pcap-source configuration: ${configError}`);
+      node.error(t('errors.badConfig', { reason: configError }));
     } else if (config) {
       if (config.startOnDeploy && (config.mode === 'live' || config.filename !== '')) {
         try {
@@ -384,19 +386,19 @@ export = function (RED: NodeAPI): void {
           reportError(errorMessage(err), config.filename);
         }
       } else if (config.mode === 'file') {
-        node.status(statusIdle(config.filename ? 'ready: send "start"' : 'no file: send msg.filename'));
+        node.status(statusIdle(t(config.filename ? 'status.ready' : 'status.noFile')));
       } else {
-        node.status(statusIdle(`${config.iface}: send "start"`));
+        node.status(statusIdle(t('status.liveReady', { iface: config.iface })));
       }
     }
 
     node.on('input', (msg: NodeMessageInFlow, _send, done) => {
       try {
-        if (configError !== null || !config) throw new Error(`configuration: ${configError}`);
+        if (configError !== null || !config) throw new Error(t('errors.notConfigured', { reason: configError ?? '' }));
         const m = msg as NodeMessageInFlow & { filename?: unknown };
         if (m.filename !== undefined) {
-          if (config.mode !== 'file') throw new Error('msg.filename needs the node in file mode');
-          if (typeof m.filename !== 'string') throw new Error('msg.filename must be a string (path of a pcap or pcapng file, or of a folder of them)');
+          if (config.mode !== 'file') throw new Error(t('errors.filenameNeedsFileMode'));
+          if (typeof m.filename !== 'string') throw new Error(t('errors.filenameNotString'));
           const file = resolveCapturePath(m.filename, searchDirs);
           const source = m.filename;
           enqueue(() => startReplay(file, source));
@@ -407,7 +409,7 @@ export = function (RED: NodeAPI): void {
         } else if (m.payload === 'stop') {
           enqueue(stopRunning);
         } else {
-          throw new Error('expected msg.payload "start", "pause" or "stop", or msg.filename');
+          throw new Error(t('errors.badCommand'));
         }
         done();
       } catch (err) {

@@ -3,13 +3,11 @@
  * {@link RuleDetector} with per-host CIDR overrides and an allow-list), one output message per
  * anomaly, status texts from the message catalogue `nodes/locales/en-US/rule-detector.json`.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertWindowMessage } from '../core/contracts';
 import type { DetectorOptions } from '../core/rules';
 import { ProfiledDetector, type AllowEntry, type OverrideProfile } from '../core/overrides';
-import { errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn } from './glue';
+import { catalogue, errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn } from './glue';
 
 /** A numeric setting of the panel: a TypedInput of type `num` (default) or `env`. */
 type NumberType = 'num' | 'env';
@@ -27,11 +25,13 @@ interface OverrideRow {
 
 interface RuleDetectorNodeDef extends NodeDef {
   dualEwma: boolean;
+  dualEwmaMatureOnly?: boolean;
   fastMultiplier: string;
   fastMultiplierType?: NumberType;
   slowMultiplier: string;
   slowMultiplierType?: NumberType;
   spike: boolean;
+  spikeMatureOnly?: boolean;
   highSigma: string;
   highSigmaType?: NumberType;
   mediumSigma: string;
@@ -64,31 +64,9 @@ interface RuleDetectorNodeDef extends NodeDef {
 
 const NUM = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
-/** The English catalogue, used when the runtime has none loaded (the test helper's RED._ echoes keys). */
-let fallbackCatalogue: Record<string, unknown> | null = null;
-function fallback(key: string): string | undefined {
-  if (fallbackCatalogue === null) {
-    try {
-      fallbackCatalogue = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'nodes', 'locales', 'en-US', 'rule-detector.json'), 'utf8')) as Record<string, unknown>;
-    } catch {
-      fallbackCatalogue = {};
-    }
-  }
-  let v: unknown = fallbackCatalogue;
-  for (const part of key.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined;
-  return typeof v === 'string' ? v : undefined;
-}
-
 export = function (RED: NodeAPI): void {
   /** `RED._` with the English catalogue as fallback; `__name__` placeholders filled from `vars`. */
-  function t(key: string, vars: Record<string, string | number> = {}): string {
-    const full = `rule-detector.${key}`;
-    let text = RED._(full, vars);
-    if (typeof text !== 'string' || text === full || text === '') {
-      text = (fallback(full) ?? full).replace(/__(\w+)__/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
-    }
-    return text;
-  }
+  const t = catalogue(RED, 'rule-detector');
 
   function RuleDetectorNode(this: Node, config: RuleDetectorNodeDef): void {
     RED.nodes.createNode(this, config);
@@ -122,8 +100,8 @@ export = function (RED: NodeAPI): void {
     try {
       const scopes = scopesFromConfig(config, false);
       const options: DetectorOptions = {
-        dualEwma: { enabled: config.dualEwma !== false, fastMultiplier: setting('fastMultiplier', 3), slowMultiplier: setting('slowMultiplier', 5) },
-        spike: { enabled: config.spike !== false, highSigma: setting('highSigma', 3), mediumSigma: setting('mediumSigma', 2) },
+        dualEwma: { enabled: config.dualEwma !== false, fastMultiplier: setting('fastMultiplier', 3), slowMultiplier: setting('slowMultiplier', 5), minState: config.dualEwmaMatureOnly === true ? 'mature' : 'learning' },
+        spike: { enabled: config.spike !== false, highSigma: setting('highSigma', 3), mediumSigma: setting('mediumSigma', 2), minState: config.spikeMatureOnly === true ? 'mature' : 'learning' },
         portScan: {
           enabled: config.portScan !== false,
           minSyns: setting('scanSyns', 100),
