@@ -8,8 +8,7 @@
  * (`msg.maintenance`, `msg.query`, `msg.reset`). Outputs: 1 anomalies (firing and resolved),
  * 2 maintenance summaries, 3 answers to `msg.query`.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import { NodeStateFile } from './state-file';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { CooldownGate, parseSchedules } from '../core/cooldown';
 import type { CooldownOptions, GateOutput, NotifyMode } from '../core/cooldown';
@@ -35,23 +34,8 @@ interface CooldownGateNodeDef extends NodeDef {
 
 /** Default cooldown of the node, in minutes. */
 const DEFAULT_COOLDOWN_MIN = 5;
-/** Interval between snapshot writes while the state changed, ms. */
-const SAVE_INTERVAL_MS = 60_000;
 /** Wall-clock wait (ms) to collect the events rule-detector sends for one window, in incident mode. */
 const GROUP_WAIT_MS = 20;
-
-/** Writes `data` to `file` atomically: a temp file in the same folder, then rename. */
-async function writeAtomic(file: string, data: string): Promise<void> {
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await fs.promises.writeFile(tmp, data);
-    await fs.promises.rename(tmp, file);
-  } catch (err) {
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-}
 
 type ControlMessage = NodeMessageInFlow & { reset?: unknown; maintenance?: unknown; query?: unknown };
 
@@ -81,47 +65,18 @@ export = function (RED: NodeAPI): void {
       node.status(statusError(configError));
     }
 
-    // ---- persistence (as ewma-baseline does) ----
-    let file: string | undefined;
+    // ---- persistence ----
+    const stateFile = gate && config.persist !== false ? NodeStateFile.open(RED, node, 'cooldown', t, () => gate!.toSnapshot()) : null;
     let restoreProblem = '';
-    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
-    if (gate && config.persist !== false) {
-      if (typeof userDir === 'string' && userDir !== '') {
-        file = path.join(userDir, 'netbaseline', `cooldown-${String(node.id).replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
-      } else {
-        node.warn(t('errors.noUserDir'));
+    if (stateFile) {
+      const restored = stateFile.restore((parsed: unknown) => CooldownGate.fromSnapshot(parsed, options));
+      restoreProblem = restored.problem ?? '';
+      if (restored.value) {
+        const st = restored.value.stats();
+        gate = restored.value;
+        node.log(t('log.restored', { keys: st.keys, incidents: st.incidents, file: stateFile.file }));
       }
     }
-    if (gate && file !== undefined && fs.existsSync(file)) {
-      try {
-        let parsed: unknown;
-        try { parsed = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (err) { throw new Error(t('errors.notJson', { reason: errorMessage(err) })); }
-        gate = CooldownGate.fromSnapshot(parsed, options);
-        const st = gate.stats();
-        node.log(t('log.restored', { keys: st.keys, incidents: st.incidents, file }));
-      } catch (err) {
-        const target = `${file}.corrupt-${Date.now()}`;
-        let moved = '';
-        try { fs.renameSync(file, target); moved = t('errors.movedAside', { target }); } catch (e) { moved = t('errors.notMovedAside', { reason: errorMessage(e) }); }
-        restoreProblem = t('status.restoreFailed');
-        node.warn(t('errors.corrupt', { file, reason: errorMessage(err), moved }));
-      }
-    }
-
-    let dirty = false;
-    let writing: Promise<void> = Promise.resolve();
-    const save = (): Promise<void> => {
-      if (file === undefined || !gate) return writing;
-      const target = file;
-      dirty = false;
-      const data = JSON.stringify(gate.toSnapshot());
-      writing = writing.then(() => writeAtomic(target, data)).catch((err: unknown) => {
-        dirty = true;
-        node.warn(t('errors.saveFailed', { target, reason: errorMessage(err) }));
-      });
-      return writing;
-    };
-    const saveTimer = file !== undefined ? setInterval(() => { if (dirty) void save(); }, SAVE_INTERVAL_MS) : undefined;
 
     const showStatus = (): void => {
       if (!gate) return;
@@ -143,7 +98,7 @@ export = function (RED: NodeAPI): void {
         node.send([msg, null, null]);
       }
       for (const summary of out.summaries) node.send([null, { topic: 'maintenance', payload: summary }, null]);
-      if (out.events.length > 0 || out.summaries.length > 0) dirty = true;
+      if (out.events.length > 0 || out.summaries.length > 0) stateFile?.markDirty();
     };
 
     // ---- incident mode: collect the events of one window before deciding on the page ----
@@ -164,7 +119,7 @@ export = function (RED: NodeAPI): void {
           node.send([msg, null, null]);
         }
         for (const summary of out.summaries) node.send([null, { topic: 'maintenance', payload: summary }, null]);
-        dirty = true;
+        stateFile?.markDirty();
         showStatus();
       } catch (err) {
         node.error(t('errors.flushFailed', { reason: errorMessage(err) }));
@@ -178,7 +133,7 @@ export = function (RED: NodeAPI): void {
         if (msg.reset === true) {
           flush();
           gate.reset();
-          dirty = true;
+          stateFile?.markDirty();
           node.status(statusIdle(t('status.reset')));
           done();
           return;
@@ -192,7 +147,7 @@ export = function (RED: NodeAPI): void {
           }
           const summary = gate.setMaintenance(on);
           if (summary) send([null, { ...msg, topic: 'maintenance', payload: summary }, null]);
-          dirty = true;
+          stateFile?.markDirty();
           showStatus();
           done();
           return;
@@ -232,7 +187,7 @@ export = function (RED: NodeAPI): void {
           msg.topic = decision.event.key;
           send([msg, null, null]);
         }
-        dirty = true;
+        stateFile?.markDirty();
         showStatus();
         done();
       } catch (err) {
@@ -242,9 +197,8 @@ export = function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       flush();
-      if (saveTimer !== undefined) clearInterval(saveTimer);
-      if (file === undefined) { done(); return; }
-      save().then(done, done);
+      if (stateFile) stateFile.close().then(done, done);
+      else done();
     });
   }
   RED.nodes.registerType('cooldown-gate', CooldownGateNode);

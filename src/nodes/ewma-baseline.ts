@@ -4,8 +4,7 @@
  * control messages (`msg.reset`, `msg.maintenance`, `msg.freeze`, `msg.topic` `baseline-export` /
  * `baseline-import`; see the node's help).
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import { NodeStateFile } from './state-file';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertWindowMessage } from '../core/contracts';
 import { BaselineStore, type BaselineOptions } from '../core/baseline';
@@ -43,8 +42,6 @@ const EXPORT_TOPIC = 'baseline-export';
 /** Topic of a message whose payload is a snapshot to import. */
 const IMPORT_TOPIC = 'baseline-import';
 
-/** Interval between snapshot writes while the baseline changed, ms. */
-const SAVE_INTERVAL_MS = 60_000;
 
 const NUM = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -58,19 +55,6 @@ function onOff(value: unknown, name: string, t: Translate): boolean | undefined 
   if (value === true || value === 'on' || value === 'true' || value === 1) return true;
   if (value === false || value === 'off' || value === 'false' || value === 0) return false;
   throw new TypeError(t('errors.onOff', { name }));
-}
-
-/** Writes `data` to `file` atomically: a temp file in the same folder, then rename. */
-async function writeAtomic(file: string, data: string): Promise<void> {
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await fs.promises.writeFile(tmp, data);
-    await fs.promises.rename(tmp, file);
-  } catch (err) {
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
 }
 
 export = function (RED: NodeAPI): void {
@@ -111,50 +95,17 @@ export = function (RED: NodeAPI): void {
     }
 
     // ---- persistence ----
-    let file: string | undefined;
-    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
-    if (config.persist !== false) {
-      if (typeof userDir === 'string' && userDir !== '') {
-        const safeId = String(node.id).replace(/[^A-Za-z0-9._-]/g, '_');
-        file = path.join(userDir, 'netbaseline', `baseline-${safeId}.json`);
-      } else {
-        node.warn(t('errors.noUserDir'));
-      }
-    }
-
+    const stateFile = config.persist !== false ? NodeStateFile.open(RED, node, 'baseline', t, () => store.toSnapshot()) : null;
     let restoreProblem: string | undefined;
-    if (file !== undefined && fs.existsSync(file)) {
-      try {
-        const text = fs.readFileSync(file, 'utf8');
-        let parsed: unknown;
-        try { parsed = JSON.parse(text); } catch (err) { throw new Error(t('errors.notJson', { reason: errorMessage(err) })); }
-        store = BaselineStore.fromSnapshot(parsed, options);
-        const st = store.stats();
-        node.log(t('log.restored', { keys: st.keys, file }));
+    if (stateFile) {
+      const restored = stateFile.restore((parsed: unknown) => BaselineStore.fromSnapshot(parsed, options));
+      restoreProblem = restored.problem;
+      if (restored.value) {
+        store = restored.value;
+        node.log(t('log.restored', { keys: store.stats().keys, file: stateFile.file }));
         for (const note of store.restoreNotes) node.log(t('log.restoreNote', { note }));
-      } catch (err) {
-        const target = `${file}.corrupt-${Date.now()}`;
-        let moved = '';
-        try { fs.renameSync(file, target); moved = t('errors.movedAside', { target }); } catch (e) { moved = t('errors.notMovedAside', { reason: errorMessage(e) }); }
-        restoreProblem = t('status.restoreFailed');
-        node.warn(t('errors.corrupt', { file, reason: errorMessage(err), moved }));
       }
     }
-
-    let dirty = false;
-    let writing: Promise<void> = Promise.resolve();
-    const save = (): Promise<void> => {
-      if (file === undefined) return writing;
-      const target = file;
-      dirty = false;
-      const data = JSON.stringify(store.toSnapshot());
-      writing = writing.then(() => writeAtomic(target, data)).catch((err: unknown) => {
-        dirty = true;
-        node.warn(t('errors.saveFailed', { target, reason: errorMessage(err) }));
-      });
-      return writing;
-    };
-    const timer = file !== undefined ? setInterval(() => { if (dirty) void save(); }, SAVE_INTERVAL_MS) : undefined;
 
     const showStatus = (): void => {
       const st = store.stats();
@@ -193,17 +144,17 @@ export = function (RED: NodeAPI): void {
           const imported = BaselineStore.fromSnapshot(snapshot, options); // throws on a bad snapshot: nothing changed
           store = imported;
           node.log(t('log.imported', { keys: store.stats().keys, notes: store.restoreNotes.length > 0 ? ` (${store.restoreNotes.join('; ')})` : '' }));
-          dirty = true;
+          stateFile?.markDirty();
           control = true;
         }
         if (hasReset) {
           if (msg.reset === true) store.reset();
           else store.reset(msg.reset as string);
-          dirty = true;
+          stateFile?.markDirty();
           control = true;
         }
-        if (maintenance !== undefined) { store.setMaintenance(maintenance); dirty = true; control = true; }
-        if (freeze !== undefined) { store.setFrozen(freeze); dirty = true; control = true; }
+        if (maintenance !== undefined) { store.setMaintenance(maintenance); stateFile?.markDirty(); control = true; }
+        if (freeze !== undefined) { store.setFrozen(freeze); stateFile?.markDirty(); control = true; }
         if (msg.topic === EXPORT_TOPIC) {
           send([null, { topic: EXPORT_TOPIC, payload: store.toSnapshot() }]);
           control = true;
@@ -215,7 +166,7 @@ export = function (RED: NodeAPI): void {
         }
         assertWindowMessage(msg.payload);
         msg.payload = store.annotate(msg.payload);
-        dirty = true;
+        stateFile?.markDirty();
         send([msg, null]);
         showStatus();
         done();
@@ -225,9 +176,8 @@ export = function (RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      if (timer !== undefined) clearInterval(timer);
-      if (file === undefined) { done(); return; }
-      save().then(done, done);
+      if (stateFile) stateFile.close().then(done, done);
+      else done();
     });
   }
   RED.nodes.registerType('ewma-baseline', EwmaBaselineNode);
