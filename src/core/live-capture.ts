@@ -225,10 +225,31 @@ export const DEFAULT_BUFFER_SIZE = 10 * 1024 * 1024;
 /** Default longest time between two batches, ms. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 250;
 
+/** IFF_UP, bit 0 of a Linux interface's flags (linux/if.h, netdevice(7)). */
+const IFF_UP = 0x1;
+
+/**
+ * True when the interface exists but is administratively down (`ip link set … down`): read from
+ * `/sys/class/net/<iface>/flags` (Linux). False where that cannot be read (other systems, `any`):
+ * there only an interface that disappears is detected.
+ */
+export function linkIsDown(iface: string, readFlags: (iface: string) => string = (i) => fs.readFileSync(`/sys/class/net/${i}/flags`, 'utf8')): boolean {
+  if (!/^[A-Za-z0-9_.:@-]+$/.test(iface)) return false;
+  let text: string;
+  try { text = readFlags(iface); } catch { return false; }
+  const flags = Number.parseInt(text.trim(), 16);
+  return Number.isFinite(flags) && (flags & IFF_UP) === 0;
+}
+
 /** What {@link LiveCaptureOptions.onInterfaceState} receives. */
 export interface InterfaceStateEvent {
-  /** `down`: the interface disappeared, the handle was closed; `retrying`: a reopen failed; `up`: capturing again. */
+  /**
+   * `down`: the interface disappeared or went down (see {@link reason}), the handle was closed;
+   * `retrying`: a reopen failed; `up`: capturing again.
+   */
   state: 'down' | 'retrying' | 'up';
+  /** With `down`: `gone` (no longer listed by libpcap) or `link-down` (listed, but not up). */
+  reason?: 'gone' | 'link-down';
   /** A sentence for the log: what happened and what the capture does about it. */
   message: string;
   /** Delay until the next reopen attempt, ms (`down`, `retrying`). */
@@ -405,13 +426,14 @@ export class LiveCapture {
     try { this.opts.onInterfaceState?.(event); } catch (err) { this.opts.onError?.(err as Error); }
   }
 
-  /** The interface is gone: close the handle (keeping counters and sequence), reopen with back-off. */
-  private interfaceLost(): void {
+  /** The interface is gone or down: close the handle (keeping counters and sequence), reopen with back-off. */
+  private interfaceLost(reason: 'gone' | 'link-down'): void {
     if (!this.session) return;
     this.closeSession();
     this.flush(false);
     this.retryDelayMs = this.opts.retry?.initialDelayMs ?? 1000;
-    this.notify({ state: 'down', message: `interface "${this.opts.interface}" disappeared; capture suspended, reopening it every ${Math.round(this.retryDelayMs / 1000)} s or so (up to ${Math.round((this.opts.retry?.maxDelayMs ?? 30000) / 1000)} s apart) until it is back`, retryInMs: this.retryDelayMs });
+    const what = reason === 'gone' ? 'disappeared' : 'went down';
+    this.notify({ state: 'down', reason, message: `interface "${this.opts.interface}" ${what}; capture suspended, reopening it every ${Math.round(this.retryDelayMs / 1000)} s or so (up to ${Math.round((this.opts.retry?.maxDelayMs ?? 30000) / 1000)} s apart) until it is back`, retryInMs: this.retryDelayMs });
     this.scheduleRetry();
   }
 
@@ -420,6 +442,7 @@ export class LiveCapture {
       this.retryTimer = null;
       if (this.ended || this.paused || this.session) return;
       try {
+        if (linkIsDown(this.opts.interface)) throw new Error('the interface is down');
         this.openSession();
         this.notify({ state: 'up', message: `interface "${this.opts.interface}" is back: capturing again` });
       } catch (err) {
@@ -434,7 +457,8 @@ export class LiveCapture {
     if (!this.session || this.opts.interface === 'any') return;
     let names: string[];
     try { names = listInterfaces(pcap); } catch { return; }
-    if (!names.includes(this.opts.interface)) this.interfaceLost();
+    if (!names.includes(this.opts.interface)) this.interfaceLost('gone');
+    else if (linkIsDown(this.opts.interface)) this.interfaceLost('link-down');
   }
 
   private openSession(): void {

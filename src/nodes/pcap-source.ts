@@ -296,6 +296,7 @@ export = function (RED: NodeAPI): void {
       let windowStart = Date.now();
       let windowPackets = 0;
       let lastRead = 0;
+      let linkDown = false; // the last 'down' was a link going down rather than the interface going away
       const c = new LiveCapture({
         interface: cfg.iface,
         filter: cfg.filter,
@@ -320,12 +321,14 @@ export = function (RED: NodeAPI): void {
         onWarning: (message) => { if (!closing) node.log(t('log.libpcapWarning', { iface: cfg.iface, message })); },
         onInterfaceState: (e) => {
           if (closing) return;
+          if (e.state === 'up') linkDown = false;
           if (e.state === 'up') {
             node.log(e.message);
             node.status(statusOk(liveText(cfg.iface, 0, c.stats(), t)));
           } else {
             if (e.state === 'down') node.warn(e.message);
-            node.status(statusWarn(t('status.ifaceGone', { iface: cfg.iface, seconds: Math.round((e.retryInMs ?? 0) / 1000) })));
+            if (e.state === 'down') linkDown = e.reason === 'link-down';
+            node.status(statusWarn(t(linkDown ? 'status.ifaceDown' : 'status.ifaceGone', { iface: cfg.iface, seconds: Math.round((e.retryInMs ?? 0) / 1000) })));
           }
           sendEvent({ event: `interface-${e.state}`, interface: cfg.iface, message: e.message, counters: c.counters }, cfg.iface);
         },

@@ -237,3 +237,21 @@ describe('replay: timestamp policy and what the windows downstream make of it', 
     expect(skipped[0].reason).to.match(/d-text\.pcap: not a pcap or pcapng file/);
   });
 });
+
+describe('linkIsDown (interface present but not up)', function () {
+  const { linkIsDown } = require('../../dist/core/live-capture.js');
+  it('reads IFF_UP from the interface flags (netdevice(7))', function () {
+    expect(linkIsDown('eth0', () => '0x1003\n'), 'UP|BROADCAST|MULTICAST').to.equal(false);
+    expect(linkIsDown('eth0', () => '0x1002\n'), 'BROADCAST|MULTICAST, not UP').to.equal(true);
+  });
+  it('says "not down" where the flags cannot be read, and never reads a path built from a strange name', function () {
+    expect(linkIsDown('eth0', () => { throw new Error('ENOENT'); })).to.equal(false);
+    let read = false;
+    expect(linkIsDown('../../etc/passwd', () => { read = true; return '0x0'; })).to.equal(false);
+    expect(read).to.equal(false);
+  });
+  it('reads the real flags of lo on Linux', function () {
+    if (process.platform !== 'linux') this.skip(); // /sys/class/net is Linux's
+    expect(linkIsDown('lo')).to.equal(false);
+  });
+});

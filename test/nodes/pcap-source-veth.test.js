@@ -307,4 +307,51 @@ describe('pcap-source node: live capture of a known capture sent through a veth 
     expect(batches.filter((b) => b.final)).to.have.length(1);
     expect(events.filter((e) => e.event === 'error')).to.deep.equal([]);
   });
+
+  it('the capturing interface goes down (still present) and up again: "down" status and interface-down, counting goes on', async function () {
+    if (!where.ns) { console.log('      (namespaces unavailable)'); this.skip(); }
+    const name = 'zeek__get-to-ssh-server.pcap'; // 9 packets (capinfos)
+    const sent = P.expectedPacketCount(name).count;
+    const file = otherHostCopy(P.pcapPath(name), tmp);
+    let present = true;
+    try { run('ip', ['link', 'show', CAP_IF]); } catch { present = false; }
+    if (!present) expect(setUpVeth(), 'the veth pair').to.equal(null);
+    await helper.load(pcapSourceNode, [
+      { id: 'n1', type: 'pcap-source', wires: [['out'], ['ev']], mode: 'live', iface: CAP_IF, flushIntervalMs: '100', statsIntervalSeconds: '60' },
+      { id: 'out', type: 'helper' }, { id: 'ev', type: 'helper' },
+    ]);
+    const n1 = helper.getNode('n1');
+    expect(n1, 'pcap-source node started').to.exist;
+    const batches = []; const events = [];
+    helper.getNode('out').on('input', (m) => batches.push(m.payload));
+    helper.getNode('ev').on('input', (m) => events.push(m.payload));
+    const read = () => (batches.length ? batches[batches.length - 1].counters.packetsRead : 0);
+    const until = async (pred, what, ms = 15000) => {
+      for (const end = Date.now() + ms; !pred();) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await sleep(50); }
+    };
+    await sleep(300);
+    tcpreplay(file, TX_IF, 100, NS);
+    await until(() => read() >= sent, 'the first packets');
+
+    run('ip', ['link', 'set', CAP_IF, 'down']);
+    try {
+      await until(() => events.some((e) => e.event === 'interface-down'), 'interface-down');
+      const down = events.find((e) => e.event === 'interface-down');
+      expect(down.message).to.match(new RegExp(`^interface "${CAP_IF}" went down; capture suspended`));
+      const downStatus = n1.status.getCalls().filter((c) => c.thisValue === n1).pop().args[0];
+      expect(downStatus).to.deep.equal({ fill: 'yellow', shape: 'ring', text: `${CAP_IF} down: retry in 1 s` });
+      await sleep(1500); // a reopen attempt while it is down fails and is retried
+    } finally {
+      run('ip', ['link', 'set', CAP_IF, 'up']);
+    }
+    await until(() => events.some((e) => e.event === 'interface-up'), 'interface-up', 40000);
+    expect(n1.status.getCalls().filter((c) => c.thisValue === n1).pop().args[0].fill).to.equal('green');
+    await sleep(300);
+    tcpreplay(file, TX_IF, 100, NS);
+    await until(() => read() >= 2 * sent, 'the packets after the link came back');
+    n1.receive({ payload: 'stop' });
+    await until(() => batches.some((b) => b.final), 'final batch');
+    expect(read()).to.equal(2 * sent);
+    expect(events.filter((e) => e.event === 'error')).to.deep.equal([]);
+  });
 });
