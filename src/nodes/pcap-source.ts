@@ -330,7 +330,7 @@ export = function (RED: NodeAPI): void {
             if (e.state === 'down') linkDown = e.reason === 'link-down';
             node.status(statusWarn(t(linkDown ? 'status.ifaceDown' : 'status.ifaceGone', { iface: cfg.iface, seconds: Math.round((e.retryInMs ?? 0) / 1000) })));
           }
-          sendEvent({ event: `interface-${e.state}`, interface: cfg.iface, message: e.message, counters: c.counters }, cfg.iface);
+          sendEvent({ event: `interface-${e.state}`, interface: cfg.iface, ...(e.reason ? { reason: e.reason } : {}), message: e.message, counters: c.counters }, cfg.iface);
         },
       });
       c.start(); // throws LiveCaptureError with an actionable message

@@ -338,6 +338,7 @@ describe('pcap-source node: live capture of a known capture sent through a veth 
       await until(() => events.some((e) => e.event === 'interface-down'), 'interface-down');
       const down = events.find((e) => e.event === 'interface-down');
       expect(down.message).to.match(new RegExp(`^interface "${CAP_IF}" went down; capture suspended`));
+      expect(down.reason).to.equal('link-down');
       const downStatus = n1.status.getCalls().filter((c) => c.thisValue === n1).pop().args[0];
       expect(downStatus).to.deep.equal({ fill: 'yellow', shape: 'ring', text: `${CAP_IF} down: retry in 1 s` });
       await sleep(1500); // a reopen attempt while it is down fails and is retried
