@@ -20,7 +20,7 @@ const mqtt = require('mqtt');
 const { NodeRedProcess } = require('../support/node-red-process');
 
 // mailparser as node-red-node-email bundles it (its IMAP/POP3 node parses mail with it)
-const { simpleParser } = require(require.resolve('mailparser', { paths: [path.dirname(require.resolve('node-red-node-email/package.json'))] }));
+const { simpleParser } = require('mailparser');
 
 const runtime = { node: process.env.E2E_NODE, red: process.env.E2E_RED, userDir: process.env.E2E_USERDIR };
 const label = process.env.E2E_LABEL || 'Node-RED';
