@@ -5,8 +5,9 @@
  * tarball. What a user does: find the nodes in the palette, import an example through the menu,
  * deploy it, open rule-detector's dialog, change a value, deploy, and see invalid values marked.
  *
- * Writes docs/editor-flow.png and docs/editor-rule-detector.png (the README shows them) on the
- * Node-RED 4 run; on other runs the screenshots go to the temporary directory.
+ * Writes the screenshots the README shows (docs/editor-flow.png, docs/editor-rule-detector.png) on the
+ * Node-RED 4 run when DOCS_SCREENSHOTS=1 (`DOCS_SCREENSHOTS=1 E2E=nr4 node scripts/test.js --e2e-only`);
+ * otherwise they go to the temporary directory, so that a test run leaves the working tree as it was.
  */
 const { expect } = require('chai');
 const fs = require('fs');
@@ -22,7 +23,7 @@ const OUR_TYPES = ['pcap-source', 'flow-aggregator', 'ewma-baseline', 'rule-dete
 const root = path.resolve(__dirname, '..', '..');
 const catalogue = JSON.parse(fs.readFileSync(path.join(root, 'nodes', 'locales', 'en-US', 'rule-detector.json'), 'utf8'))['rule-detector'];
 const example = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'replay-demo-capture.json'), 'utf8'));
-const screenshotDir = /^Node-RED 4/.test(label) ? path.join(root, 'docs') : path.join(os.tmpdir(), `netbaseline-editor-screens-${label.replace(/\W+/g, '_')}`);
+const screenshotDir = /^Node-RED 4/.test(label) && process.env.DOCS_SCREENSHOTS === '1' ? path.join(root, 'docs') : path.join(os.tmpdir(), `netbaseline-editor-screens-${label.replace(/\W+/g, '_')}`);
 fs.mkdirSync(screenshotDir, { recursive: true });
 
 describe(`editor in headless Chromium on ${label}`, function () {
