@@ -261,8 +261,11 @@ describe('pcap-source node: live capture of a known capture sent through a veth 
     console.log(`      captured ${N} packets on lo (loopback fallback: no network namespaces)`);
   });
 
-  it('the capturing interface disappears and comes back: yellow status and interface-down, reopened with back-off, counting goes on', async function () {
-    if (!where.ns) { console.log('      (namespaces unavailable)'); this.skip(); }
+  /**
+   * A live pcap-source on the capturing end, fed one small capture through the veth pair: returns
+   * the node, what it sent and helpers to wait on it.
+   */
+  async function captureNineSshPackets() {
     const name = 'zeek__get-to-ssh-server.pcap'; // 9 packets (capinfos)
     const sent = P.expectedPacketCount(name).count;
     const file = otherHostCopy(P.pcapPath(name), tmp);
@@ -282,6 +285,12 @@ describe('pcap-source node: live capture of a known capture sent through a veth 
     await sleep(300);
     tcpreplay(file, TX_IF, 100, NS);
     await until(() => read() >= sent, 'the first packets');
+    return { n1, sent, file, batches, events, read, until };
+  }
+
+  it('the capturing interface disappears and comes back: yellow status and interface-down, reopened with back-off, counting goes on', async function () {
+    if (!where.ns) { console.log('      (namespaces unavailable)'); this.skip(); }
+    const { n1, sent, file, batches, events, read, until } = await captureNineSshPackets();
 
     run('ip', ['link', 'del', CAP_IF]); // the peer in the namespace goes with it
     await until(() => events.some((e) => e.event === 'interface-down'), 'interface-down');
@@ -310,28 +319,10 @@ describe('pcap-source node: live capture of a known capture sent through a veth 
 
   it('the capturing interface goes down (still present) and up again: "down" status and interface-down, counting goes on', async function () {
     if (!where.ns) { console.log('      (namespaces unavailable)'); this.skip(); }
-    const name = 'zeek__get-to-ssh-server.pcap'; // 9 packets (capinfos)
-    const sent = P.expectedPacketCount(name).count;
-    const file = otherHostCopy(P.pcapPath(name), tmp);
     let present = true;
     try { run('ip', ['link', 'show', CAP_IF]); } catch { present = false; }
     if (!present) expect(setUpVeth(), 'the veth pair').to.equal(null);
-    await helper.load(pcapSourceNode, [
-      { id: 'n1', type: 'pcap-source', wires: [['out'], ['ev']], mode: 'live', iface: CAP_IF, flushIntervalMs: '100', statsIntervalSeconds: '60' },
-      { id: 'out', type: 'helper' }, { id: 'ev', type: 'helper' },
-    ]);
-    const n1 = helper.getNode('n1');
-    expect(n1, 'pcap-source node started').to.exist;
-    const batches = []; const events = [];
-    helper.getNode('out').on('input', (m) => batches.push(m.payload));
-    helper.getNode('ev').on('input', (m) => events.push(m.payload));
-    const read = () => (batches.length ? batches[batches.length - 1].counters.packetsRead : 0);
-    const until = async (pred, what, ms = 15000) => {
-      for (const end = Date.now() + ms; !pred();) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await sleep(50); }
-    };
-    await sleep(300);
-    tcpreplay(file, TX_IF, 100, NS);
-    await until(() => read() >= sent, 'the first packets');
+    const { n1, sent, file, batches, events, read, until } = await captureNineSshPackets();
 
     run('ip', ['link', 'set', CAP_IF, 'down']);
     try {
