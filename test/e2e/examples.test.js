@@ -6,7 +6,7 @@
 const { expect } = require('chai');
 const fs = require('fs');
 const path = require('path');
-const { NodeRedProcess } = require('../support/node-red-process');
+const { NodeRedProcess, useNodeRed } = require('../support/node-red-process');
 
 const runtime = { node: process.env.E2E_NODE, red: process.env.E2E_RED, userDir: process.env.E2E_USERDIR };
 const label = process.env.E2E_LABEL || 'Node-RED';
@@ -14,24 +14,10 @@ const examplesDir = path.resolve(__dirname, '..', '..', 'examples');
 const OUR_TYPES = ['pcap-source', 'flow-aggregator', 'ewma-baseline', 'rule-detector', 'cooldown-gate', 'anomaly-formatter'];
 
 describe(`end to end on ${label}`, function () {
+  const nodeRed = useNodeRed(runtime);
   /** @type {NodeRedProcess} */
   let red;
-
-  before(async function () {
-    if (!runtime.node || !runtime.red || !runtime.userDir) throw new Error('run through `npm test` (scripts/test.js), which prepares the runtime');
-    red = new NodeRedProcess(runtime);
-    await red.start();
-  });
-
-  afterEach(function () {
-    if (this.currentTest && this.currentTest.state === 'failed' && red) {
-      console.log(`--- Node-RED log (last 60 lines) ---\n${red.log.slice(-60).join('\n')}\n---`);
-    }
-  });
-
-  after(async function () {
-    if (red) await red.stop();
-  });
+  beforeEach(function () { red = nodeRed(); });
 
   it('loads the package from its tarball with all six node types', async function () {
     const modules = await red.get('/nodes');

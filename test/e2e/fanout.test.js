@@ -17,7 +17,7 @@ const net = require('net');
 const path = require('path');
 const { SMTPServer } = require('smtp-server');
 const mqtt = require('mqtt');
-const { NodeRedProcess } = require('../support/node-red-process');
+const { NodeRedProcess, useNodeRed } = require('../support/node-red-process');
 
 // mailparser as node-red-node-email bundles it (its IMAP/POP3 node parses mail with it)
 const { simpleParser } = require('mailparser');
@@ -57,24 +57,10 @@ function listen(server) {
 }
 
 describe(`alert fan-out on ${label}`, function () {
+  const nodeRed = useNodeRed(runtime);
   /** @type {NodeRedProcess} */
   let red;
-
-  before(async function () {
-    if (!runtime.node || !runtime.red || !runtime.userDir) throw new Error('run through `npm test` (scripts/test.js), which prepares the runtime');
-    red = new NodeRedProcess(runtime);
-    await red.start();
-  });
-
-  afterEach(function () {
-    if (this.currentTest && this.currentTest.state === 'failed' && red) {
-      console.log(`--- Node-RED log (last 60 lines) ---\n${red.log.slice(-60).join('\n')}\n---`);
-    }
-  });
-
-  after(async function () {
-    if (red) await red.stop();
-  });
+  beforeEach(function () { red = nodeRed(); });
 
   async function inject(id) {
     const r = await fetch(`${red.base}/inject/${id}`, { method: 'POST' });

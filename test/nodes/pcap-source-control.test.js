@@ -12,10 +12,11 @@ const dgram = require('dgram');
 const { execFileSync } = require('child_process');
 const { expect } = require('chai');
 const helper = require('node-red-node-test-helper');
-const { packetAt, assertPacketBatch } = require('../../dist/core/contracts.js');
+const { packetAt } = require('../../dist/core/contracts.js');
 const { loadPcapModule } = require('../../dist/core/live-capture.js');
 const P = require('../fixtures/pcaps.js');
 const B = require('../fixtures/capture-builder.js');
+const { callsOf, collector } = require('../fixtures/node-outputs.js');
 
 helper.init(require.resolve('node-red'));
 const pcapSourceNode = require('../../nodes/pcap-source.js');
@@ -24,26 +25,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcap-source-control-'));
 after(function () { fs.rmSync(tmp, { recursive: true, force: true }); });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function callsOf(n, method) {
-  return n[method].getCalls().filter((c) => c.thisValue === n).map((c) => c.args);
-}
-
-function collector(out, ev) {
-  const state = { batches: [], events: [] };
-  const waiters = [];
-  const check = () => { for (const w of [...waiters]) if (w.pred(state)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(state); } };
-  out.on('input', (msg) => { assertPacketBatch(msg.payload); state.batches.push(msg); check(); });
-  ev.on('input', (msg) => { state.events.push(msg.payload); check(); });
-  state.waitFor = (pred, what = 'condition', ms = 15000) => new Promise((resolve, reject) => {
-    if (pred(state)) { resolve(state); return; }
-    const w = { pred, resolve };
-    waiters.push(w);
-    setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref();
-  });
-  state.packets = () => state.batches.reduce((n, m) => n + m.payload.count, 0);
-  return state;
-}
 
 async function load(config) {
   await helper.load(pcapSourceNode, [

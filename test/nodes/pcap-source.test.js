@@ -9,33 +9,13 @@ const { packetAt, assertPacketBatch } = require('../../dist/core/contracts.js');
 const { LiveCapture, LiveCaptureError, loadPcapModule } = require('../../dist/core/live-capture.js');
 const P = require('../fixtures/pcaps.js');
 const B = require('../fixtures/capture-builder.js');
+const { callsOf, collector } = require('../fixtures/node-outputs.js');
 
 helper.init(require.resolve('node-red'));
 const pcapSourceNode = require('../../nodes/pcap-source.js');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcap-source-test-'));
 after(function () { fs.rmSync(tmp, { recursive: true, force: true }); });
-
-/** Calls of a spied Node method (status, error, warn) made on node `n`. */
-function callsOf(n, method) {
-  return n[method].getCalls().filter((c) => c.thisValue === n).map((c) => c.args);
-}
-
-/** Collects what the two outputs send; `waitFor(pred)` resolves when pred(state) holds. */
-function collector(out, ev) {
-  const state = { batches: [], events: [] };
-  const waiters = [];
-  const check = () => { for (const w of [...waiters]) if (w.pred(state)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(state); } };
-  out.on('input', (msg) => { assertPacketBatch(msg.payload); state.batches.push(msg); check(); });
-  ev.on('input', (msg) => { state.events.push(msg.payload); check(); });
-  state.waitFor = (pred, what = 'condition', ms = 15000) => new Promise((resolve, reject) => {
-    if (pred(state)) { resolve(state); return; }
-    const w = { pred, resolve };
-    waiters.push(w);
-    setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref();
-  });
-  return state;
-}
 
 function flow(config) {
   return [

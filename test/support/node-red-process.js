@@ -107,4 +107,28 @@ class NodeRedProcess {
   }
 }
 
-module.exports = { NodeRedProcess, freePort };
+/**
+ * Mocha hooks for a describe block that shares one Node-RED: started before its tests, its log
+ * printed after a failed test, stopped at the end. Returns a getter for the running process.
+ * @param {{ node?: string, red?: string, userDir?: string }} runtime
+ */
+function useNodeRed(runtime) {
+  /** @type {NodeRedProcess | undefined} */
+  let red;
+  before(async function () {
+    if (!runtime.node || !runtime.red || !runtime.userDir) throw new Error('run through `npm test` (scripts/test.js), which prepares the runtime');
+    red = new NodeRedProcess(runtime);
+    await red.start();
+  });
+  afterEach(function () {
+    if (this.currentTest && this.currentTest.state === 'failed' && red) {
+      console.log(`--- Node-RED log (last 60 lines) ---\n${red.log.slice(-60).join('\n')}\n---`);
+    }
+  });
+  after(async function () {
+    if (red) await red.stop();
+  });
+  return () => red;
+}
+
+module.exports = { NodeRedProcess, freePort, useNodeRed };
