@@ -46,10 +46,14 @@ class NodeRedProcess {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       if (this.exited) throw new Error(`Node-RED exited:\n${this.log.join('\n')}`);
-      try {
-        const r = await fetch(`${this.base}/settings`);
-        if (r.ok) return;
-      } catch { /* not listening yet */ }
+      // the admin API answers before the flows have started: wait for both, so that the log
+      // position a caller records before its own deploy comes after the start-up's "Started flows"
+      if (this.startedFlowsAt(0) >= 0) {
+        try {
+          const r = await fetch(`${this.base}/settings`);
+          if (r.ok) return;
+        } catch { /* not listening yet */ }
+      }
       await sleep(250);
     }
     throw new Error(`Node-RED did not answer within 60 s:\n${this.log.join('\n')}`);
@@ -73,14 +77,29 @@ class NodeRedProcess {
     return r.json();
   }
 
-  /** Full deploy of `flow` (an array of nodes) through POST /flows. */
+  /**
+   * Index of the first log line at or after `from` that says the flows started (or that they wait
+   * for node types not installed), or -1.
+   */
+  startedFlowsAt(from) {
+    for (let i = from; i < this.log.length; i++) if (/\] (Started flows|Waiting for missing types)/.test(this.log[i])) return i;
+    return -1;
+  }
+
+  /**
+   * Full deploy of `flow` (an array of nodes) through POST /flows; resolves once the runtime logs
+   * that the new flows started (POST /flows answers before the nodes exist: an http-in route or
+   * an inject endpoint would still answer 404).
+   */
   async deploy(flow) {
+    const before = this.log.length;
     const r = await fetch(`${this.base}/flows`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
       body: JSON.stringify(flow),
     });
     if (r.status !== 200 && r.status !== 204) throw new Error(`POST /flows: HTTP ${r.status} ${await r.text()}`);
+    await NodeRedProcess.waitFor(() => this.startedFlowsAt(before) >= 0, 30_000, 'the deployed flows to start ("Started flows" in the log)');
   }
 
   /** Opens the editor's websocket and collects messages of `topic` (e.g. 'debug', 'status/#'). */
