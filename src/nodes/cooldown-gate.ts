@@ -14,16 +14,20 @@ import { CooldownGate, parseSchedules } from '../core/cooldown';
 import type { CooldownOptions, GateOutput, NotifyMode } from '../core/cooldown';
 import { assertAnomalyEvent } from '../core/contracts';
 import type { AnomalyEvent } from '../core/contracts';
-import { catalogue, compactNumber, configNumber, errorMessage, rejectInput, statusError, statusIdle, statusOk, statusWarn } from './glue';
+import { catalogue, compactNumber, errorMessage, rejectInput, resolveSettings, settingNumber, statusError, statusIdle, statusOk, statusWarn, type SettingType } from './glue';
 
 /** Editor configuration (fields arrive as strings). */
 interface CooldownGateNodeDef extends NodeDef {
   /** Cooldown in minutes of packet time; default 5. */
   cooldown: string;
+  /** Where {@link cooldown} comes from (TypedInput): typed in (`num`, the default), `env`, `flow` or `global`. */
+  cooldownType?: SettingType;
   /** Seconds of packet time without an event before an anomaly is resolved; default 30; 0 never. */
   resolveAfterSeconds?: string;
+  resolveAfterSecondsType?: SettingType;
   /** Seconds of packet time during which related events join an incident; default 60. */
   incidentWindowSeconds?: string;
+  incidentWindowSecondsType?: SettingType;
   /** `event` or `incident`; default `event`. */
   notify?: string;
   /** Maintenance schedules, one per line (see parseSchedules). */
@@ -51,10 +55,11 @@ export = function (RED: NodeAPI): void {
     let configError = '';
     try {
       const notify = (config.notify === undefined || config.notify === '' ? 'event' : config.notify) as NotifyMode;
+      const c = resolveSettings(RED, node, config, ['cooldown', 'resolveAfterSeconds', 'incidentWindowSeconds']);
       options = {
-        cooldownMs: configNumber(config.cooldown, DEFAULT_COOLDOWN_MIN) * 60_000,
-        resolveAfterMs: configNumber(config.resolveAfterSeconds, 30) * 1000,
-        incidentWindowMs: configNumber(config.incidentWindowSeconds, 60) * 1000,
+        cooldownMs: settingNumber(c.cooldown, DEFAULT_COOLDOWN_MIN, 'cooldown') * 60_000,
+        resolveAfterMs: settingNumber(c.resolveAfterSeconds, 30, 'resolveAfterSeconds') * 1000,
+        incidentWindowMs: settingNumber(c.incidentWindowSeconds, 60, 'incidentWindowSeconds') * 1000,
         notify,
         schedules: parseSchedules(config.schedules ?? ''),
       };

@@ -8,13 +8,17 @@ import { NodeStateFile } from './state-file';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertWindowMessage } from '../core/contracts';
 import { BaselineStore, type BaselineOptions } from '../core/baseline';
-import { catalogue, configNumber, errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn, type Translate } from './glue';
+import { catalogue, configNumber, errorMessage, rejectInput, resolveSettings, scopesFromConfig, settingNumber, statusError, statusOk, statusWarn, type SettingType, type Translate } from './glue';
 
 interface EwmaBaselineNodeDef extends NodeDef {
   fastAlpha: string;
+  /** Where {@link fastAlpha} comes from (TypedInput): typed in (`num`), `env`, `flow` or `global`; same for the two below. */
+  fastAlphaType?: SettingType;
   slowAlpha: string;
+  slowAlphaType?: SettingType;
   /** Bootstrap period per key, minutes. */
   bootstrapMinutes: string;
+  bootstrapMinutesType?: SettingType;
   scopeInterface: boolean;
   scopeDstHost: boolean;
   scopeSrcHost: boolean;
@@ -66,24 +70,26 @@ export = function (RED: NodeAPI): void {
     const node = this;
 
     const scopes = scopesFromConfig(config, false);
-    const options: BaselineOptions = {
-      fastAlpha: configNumber(config.fastAlpha, 0.3),
-      slowAlpha: configNumber(config.slowAlpha, 0.05),
-      bootstrapMs: configNumber(config.bootstrapMinutes, 5) * 60_000,
-      scopes,
-      maxKeys: configNumber(config.maxKeys, 100_000),
-      zeroFillHorizonMs: configNumber(config.zeroFillMinutes, 10) * 60_000,
-      clipSigma: configNumber(config.clipSigma, 3),
-      priors: config.priors !== false,
-      lineRateBitsPerSecond: configNumber(config.lineRateMbps, 0) * 1e6,
-      lineRateFraction: configNumber(config.lineRatePercent, 10) / 100,
-      seasonal: (config.seasonal === undefined || config.seasonal === '' ? 'off' : config.seasonal) as BaselineOptions['seasonal'],
-      seasonalDays: configNumber(config.seasonalDays, 3),
-      seasonalTimeZone: (config.seasonalTimeZone === undefined || config.seasonalTimeZone === '' ? 'local' : config.seasonalTimeZone) as BaselineOptions['seasonalTimeZone'],
-    };
-
+    let options: BaselineOptions;
     let store: BaselineStore;
     try {
+      // fastAlpha, slowAlpha, bootstrapMinutes: TypedInputs (a number, or env / flow / global read now)
+      const c = resolveSettings(RED, node, config, ['fastAlpha', 'slowAlpha', 'bootstrapMinutes']);
+      options = {
+        fastAlpha: settingNumber(c.fastAlpha, 0.3, 'fastAlpha'),
+        slowAlpha: settingNumber(c.slowAlpha, 0.05, 'slowAlpha'),
+        bootstrapMs: settingNumber(c.bootstrapMinutes, 5, 'bootstrapMinutes') * 60_000,
+        scopes,
+        maxKeys: configNumber(config.maxKeys, 100_000),
+        zeroFillHorizonMs: configNumber(config.zeroFillMinutes, 10) * 60_000,
+        clipSigma: configNumber(config.clipSigma, 3),
+        priors: config.priors !== false,
+        lineRateBitsPerSecond: configNumber(config.lineRateMbps, 0) * 1e6,
+        lineRateFraction: configNumber(config.lineRatePercent, 10) / 100,
+        seasonal: (config.seasonal === undefined || config.seasonal === '' ? 'off' : config.seasonal) as BaselineOptions['seasonal'],
+        seasonalDays: configNumber(config.seasonalDays, 3),
+        seasonalTimeZone: (config.seasonalTimeZone === undefined || config.seasonalTimeZone === '' ? 'local' : config.seasonalTimeZone) as BaselineOptions['seasonalTimeZone'],
+      };
       store = new BaselineStore(options);
     } catch (err) {
       node.error(t('errors.badConfig', { reason: errorMessage(err) }));

@@ -141,3 +141,68 @@ export function catalogue(RED: CatalogueRuntime, type: string): Translate {
     return text as string;
   };
 }
+
+/**
+ * Where a TypedInput setting of an edit dialog takes its value from: typed in (`num`, `str`), an
+ * environment variable (`env`), or flow / global context (`flow`, `global`). Values from env and
+ * context are read once, when the node starts (deploy, restart): the same moment typed-in values
+ * take effect. A context store that is not in memory must be able to answer synchronously (the
+ * `localfilesystem` store does with its default cache).
+ */
+export type SettingType = 'num' | 'str' | 'env' | 'flow' | 'global';
+
+/** Setting types whose value is looked up rather than typed in. */
+const LOOKED_UP: ReadonlySet<string> = new Set(['env', 'flow', 'global']);
+
+/** The part of Node-RED's runtime API that {@link resolveSettings} needs (`RED.util` of @node-red/util). */
+export interface SettingsRuntime {
+  util: { evaluateNodeProperty(value: string, type: string, node: Node, msg: object): unknown };
+}
+
+/** A setting whose env variable or context key has no value when the node starts. */
+export class SettingError extends Error {
+  constructor(
+    /** The config field, e.g. `cooldown`. */
+    readonly field: string,
+    /** Its type, `env`, `flow` or `global`. */
+    readonly type: string,
+    /** The variable or context key named in the dialog. */
+    readonly source: string,
+  ) {
+    super(`${field}: ${type === 'env' ? 'environment variable' : `${type} context`} "${source}" is not set`);
+    this.name = 'SettingError';
+  }
+}
+
+/**
+ * A copy of `config` in which each of `fields` whose `<field>Type` is `env`, `flow` or `global` is
+ * replaced by the value it names (an environment variable, or a flow / global context key), so that
+ * the node's usual config parsing applies to it. Fields typed in (`num`, `str`, or no type field:
+ * flows saved before the TypedInput existed) are left as they are.
+ * @throws {SettingError} when a variable or key has no value (`undefined`, `null` or an empty string).
+ */
+export function resolveSettings<T extends object>(RED: SettingsRuntime, node: Node, config: T, fields: readonly (keyof T & string)[]): T {
+  const out = { ...config } as Record<string, unknown>;
+  for (const field of fields) {
+    const type = out[`${field}Type`];
+    if (typeof type !== 'string' || !LOOKED_UP.has(type)) continue;
+    const name = String(out[field] ?? '').trim();
+    const value = name === '' ? undefined : RED.util.evaluateNodeProperty(name, type, node, {});
+    if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) throw new SettingError(field, type, name);
+    out[field] = typeof value === 'string' ? value.trim() : value;
+  }
+  return out as T;
+}
+
+/**
+ * A numeric setting after {@link resolveSettings}: `fallback` when empty; unlike {@link configNumber}
+ * a value that is not a number is an error, since it may come from an environment variable or
+ * context where a typo is not caught by the editor.
+ * @throws {RangeError} naming `field` when `value` is not a finite number.
+ */
+export function settingNumber(value: unknown, fallback: number, field: string): number {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return fallback;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n)) throw new RangeError(`${field}: "${String(value)}" is not a number`);
+  return n;
+}

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { statusOk, statusIdle, statusWarn, statusError, rejectInput, compactNumber, errorMessage, shorten, catalogue, type Translate } from './glue';
+import { statusOk, statusIdle, statusWarn, statusError, rejectInput, compactNumber, errorMessage, shorten, catalogue, resolveSettings, type SettingType, type Translate } from './glue';
 import {
   replayCaptureFile, resolveCapturePath, parseSpeed, listCaptureFolder, sumReplaySummaries, ReplayGate,
   type ReplaySpeed, type ReplaySummary, type ReplayProgress,
@@ -23,7 +23,11 @@ import type { PacketBatch } from '../core/contracts';
 interface PcapSourceNodeDef extends NodeDef {
   mode?: string;
   filename?: string;
+  /** Where {@link filename} comes from (TypedInput): typed in (`str`), `env`, `flow` or `global`. */
+  filenameType?: SettingType;
   iface?: string;
+  /** Where {@link iface} comes from (TypedInput): typed in (`str`) or `env`. */
+  ifaceType?: SettingType;
   filter?: string;
   snapLength?: string | number;
   bufferSizeMiB?: string | number;
@@ -157,7 +161,8 @@ export = function (RED: NodeAPI): void {
     let config: PcapSourceConfig | null = null;
     let configError: string | null = null;
     try {
-      config = parseConfig(def, t);
+      // filename and iface are TypedInputs: typed in (`str`) or read now from env / flow / global
+      config = parseConfig(resolveSettings(RED, node, def, ['filename', 'iface']), t);
     } catch (err) {
       configError = errorMessage(err);
     }

@@ -133,6 +133,55 @@ describe('cooldown-gate node', function () {
     expect(logged.map((e) => e.msg).join('\n')).to.match(/cooldownMs must be/);
   });
 
+  it('reads the cooldown from an environment variable (TypedInput env) when it starts', async function () {
+    process.env.NB_TEST_COOLDOWN_MIN = '1';
+    try {
+      const { n1, out } = await start({ cooldown: 'NB_TEST_COOLDOWN_MIN', cooldownType: 'env' });
+      n1.receive({ payload: event() });
+      await out.next();
+      n1.receive({ payload: event({ time: T0 + MIN - 1, message: 'held' }) });
+      n1.receive({ payload: event({ time: T0 + MIN, message: 'passes' }) });
+      expect((await out.next()).payload.message, 'a 1 min cooldown, not the default 5').to.equal('passes');
+    } finally {
+      delete process.env.NB_TEST_COOLDOWN_MIN;
+    }
+  });
+
+  it('reads the incident window from global context (TypedInput global)', async function () {
+    helper.settings({ functionGlobalContext: { incidentSeconds: 5 } }); // global context as settings.js seeds it
+    let started;
+    try {
+      started = await start({ incidentWindowSeconds: 'incidentSeconds', incidentWindowSecondsType: 'global', notify: 'incident' });
+    } finally {
+      helper.settings({});
+    }
+    const { n1, answer } = started;
+    n1.receive({ payload: event({ key: 'dst 10.0.0.7', scope: 'dstHost', dstIp: '10.0.0.7' }) });
+    n1.receive({ payload: event({ key: 'dst 10.0.0.7', scope: 'dstHost', dstIp: '10.0.0.7', rule: 'spike', time: T0 + 10_000 }) });
+    await new Promise((r) => setTimeout(r, 60));
+    n1.receive({ query: 'open' });
+    const open = (await answer.next()).payload;
+    expect(open).to.have.length(2);
+    expect(open[0].incident.id, '10 s apart with a 5 s incident window: two incidents').to.not.equal(open[1].incident.id);
+  });
+
+  it('an unset or non-numeric environment variable is a config error naming it; the node stays deployed', async function () {
+    delete process.env.NB_TEST_UNSET;
+    const { n1, caught } = await start({ cooldown: 'NB_TEST_UNSET', cooldownType: 'env' });
+    n1.receive({ payload: event() });
+    const err = await caught.next();
+    expect(err.error.message).to.match(/environment variable "NB_TEST_UNSET" is not set/);
+    await helper.unload();
+    process.env.NB_TEST_NAN = 'five';
+    try {
+      const second = await start({ cooldown: 'NB_TEST_NAN', cooldownType: 'env' });
+      second.n1.receive({ payload: event() });
+      expect((await second.caught.next()).error.message).to.match(/cooldown: "five" is not a number/);
+    } finally {
+      delete process.env.NB_TEST_NAN;
+    }
+  });
+
   it('a window message is a tick: an anomaly quiet for the resolve period comes out as a resolved event', async function () {
     const { n1, out } = await start({ resolveAfterSeconds: '30' });
     const tick = (end, final = false) => n1.receive({ payload: { kind: 'netbaseline/window', windowStart: end - 10_000, windowEnd: end, windowMs: 10_000, records: [], final } });

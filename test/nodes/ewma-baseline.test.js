@@ -178,6 +178,40 @@ describe('ewma-baseline node', function () {
     expect(String(n.error.firstCall.args[0])).to.match(/fastAlpha/);
   });
 
+  it('reads α and the bootstrap period from environment variables (TypedInput env) when it starts', async function () {
+    process.env.NB_TEST_FAST_ALPHA = '0.6';
+    process.env.NB_TEST_BOOTSTRAP_MIN = '0';
+    try {
+      await helper.load(baselineNode, flowOf('eb8', { persist: false, fastAlpha: 'NB_TEST_FAST_ALPHA', fastAlphaType: 'env', bootstrapMinutes: 'NB_TEST_BOOTSTRAP_MIN', bootstrapMinutesType: 'env' }));
+      const n = helper.getNode('eb8');
+      expect(n, 'node started').to.exist;
+      let got = nextMessage('out');
+      n.receive({ payload: win(0, [['dstHost', 'dst a', { packets: 10 }]]) });
+      await got;
+      got = nextMessage('out');
+      n.receive({ payload: win(1, [['dstHost', 'dst a', { packets: 20 }]]) });
+      await got;
+      got = nextMessage('out');
+      n.receive({ payload: win(2, [['dstHost', 'dst a', { packets: 30 }]]) });
+      const b = (await got).payload.records[0].baseline; // the baseline a window is judged against: before its own sample
+      // after samples 10 and 20: fast EWMA = 0.6·20 + 0.4·10 with α from the variable (0.9 in the flow's default)
+      expect(b.metrics.packets.fast).to.be.closeTo(0.6 * 20 + 0.4 * 10, 1e-9);
+      expect(b.state, 'bootstrap 0 min from the variable').to.not.equal('bootstrap');
+    } finally {
+      delete process.env.NB_TEST_FAST_ALPHA;
+      delete process.env.NB_TEST_BOOTSTRAP_MIN;
+    }
+  });
+
+  it('an unset environment variable for α is a config error naming it; the node stays deployed', async function () {
+    delete process.env.NB_TEST_UNSET_ALPHA;
+    await helper.load(baselineNode, flowOf('eb9', { persist: false, slowAlpha: 'NB_TEST_UNSET_ALPHA', slowAlphaType: 'env' }));
+    const n = helper.getNode('eb9');
+    expect(n, 'node deployed').to.exist;
+    expect(n.status.lastCall.args[0]).to.include({ fill: 'red' });
+    expect(String(n.error.firstCall.args[0])).to.match(/slowAlpha: environment variable "NB_TEST_UNSET_ALPHA" is not set/);
+  });
+
   it('keeps the saved keys when the configured α changed, and says so in the log', async function () {
     await helper.load(baselineNode, flowOf('eb7'));
     const got = nextMessage('out');

@@ -141,6 +141,23 @@ describe('pcap-source node: file replay', function () {
     expect(state.batches).to.deep.equal([]);
   });
 
+  it('takes the file from an environment variable (TypedInput env) and names an unset one in a red status', async function () {
+    const name = 'pcaphunt__ps-tcp_syn.pcap';
+    process.env.NB_TEST_CAPTURE = P.pcapPath(name);
+    try {
+      const { state } = await load({ mode: 'file', filename: 'NB_TEST_CAPTURE', filenameType: 'env', batchSize: '100000', speed: 'max' });
+      await state.waitFor(completed, 'replay-complete');
+      expect(state.batches.reduce((n, m) => n + m.payload.count, 0)).to.equal(P.expectedPacketCount(name).count);
+      expect(state.batches[0].topic, 'the path the variable holds').to.equal(P.pcapPath(name));
+    } finally {
+      delete process.env.NB_TEST_CAPTURE;
+    }
+    await helper.unload();
+    const { n1 } = await load({ mode: 'file', filename: 'NB_TEST_CAPTURE', filenameType: 'env' });
+    expect(callsOf(n1, 'status')[0][0]).to.include({ fill: 'red' });
+    expect(callsOf(n1, 'error')[0][0]).to.match(/filename: environment variable "NB_TEST_CAPTURE" is not set/);
+  });
+
   it('rejects an unknown command', async function () {
     const { n1, state } = await load({ mode: 'file', filename: '', startOnDeploy: false });
     n1.receive({ payload: 'go faster' });
