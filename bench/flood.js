@@ -7,11 +7,19 @@
  * flow, and the victim's dstHost record, which must carry every SYN of the flood.
  *
  *   npm run build && node --expose-gc bench/flood.js [sources=5000000] [pps=100000]
+ *   FLOOD_SCOPES=interface,dstHost,srcHost,service,hostPair,subnet node --expose-gc bench/flood.js
+ *
+ * FLOOD_SCOPES (comma list) chooses the scopes emitted (default interface, dstHost, srcHost); with
+ * service / subnet the victim's service `10.10.10.10:80/tcp` and subnet `dst 10.10.10.0/24` records
+ * must carry the flood too, and with hostPair the pair table sits at its cap.
  *
  * Each source sends one SYN (a new 5-tuple each), so the flow table sits at its cap (evicting the
  * least recently seen flow for every packet) and the host tables at theirs, while the victim's
  * record and the interface record count every packet. Exit code 1 when the victim's record does not
- * carry the flood or tracked flows exceed the cap.
+ * carry the flood, tracked flows exceed the cap, the flow table takes more than 256 bytes per tracked
+ * flow, or the victim's distinct sources (a HyperLogLog estimate past the host cap: every spoofed
+ * source sends one packet, so a window's distinct sources = its packets) are not flagged `estimate`
+ * or miss the truth by more than 3 standard errors (3 × 1.04 / √4096).
  */
 const { FlowAggregator, AGGREGATOR_DEFAULTS } = require('../dist/core/flow-aggregator');
 const { IPPROTO, TCP_FLAG } = require('../dist/core/contracts');
@@ -69,12 +77,16 @@ function fill(b, from, n, final) {
 function main() {
   gc();
   const before = process.memoryUsage();
-  const agg = new FlowAggregator({ scopes: ['interface', 'dstHost', 'srcHost'] }); // flow records of 100k one-packet flows per window are not the point here
+  // flow records of 100k one-packet flows per window are not the point here
+  const scopes = (process.env.FLOOD_SCOPES || 'interface,dstHost,srcHost').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const agg = new FlowAggregator({ scopes });
   const caps = { maxFlows: agg.options.maxFlows, maxHostsPerWindow: agg.options.maxHostsPerWindow };
   const b = newBatch();
   let peakRss = 0, peakHeap = 0, peakArrayBuffers = 0;
   let victimSyn = 0, victimPackets = 0, ifaceSyn = 0, maxTracked = 0, windows = 0;
-  let victimPeersMax = 0;
+  let victimPeersMax = 0, victimPeersMaxRelError = 0, victimPeersFlag = null;
+  const HLL_SE = 1.04 / Math.sqrt(4096);
+  let serviceSyn = 0, subnetSyn = 0, maxRecordsPerWindow = 0;
   const started = process.hrtime.bigint();
   for (let from = 0; from < SOURCES; from += BATCH) {
     const n = Math.min(BATCH, SOURCES - from);
@@ -88,10 +100,17 @@ function main() {
     for (const w of out) {
       windows++;
       maxTracked = Math.max(maxTracked, w.counters.trackedFlows);
+      maxRecordsPerWindow = Math.max(maxRecordsPerWindow, w.records.length);
       for (const r of w.records) {
+        if (r.key === '10.10.10.10:80/tcp') serviceSyn += r.metrics.synCount;
+        else if (r.key === 'dst 10.10.10.0/24') subnetSyn += r.metrics.synCount;
         if (r.key === 'dst 10.10.10.10') {
           victimSyn += r.metrics.synCount; victimPackets += r.metrics.packets;
           victimPeersMax = Math.max(victimPeersMax, r.metrics.distinctPeers);
+          // each spoofed source sends one packet: distinct sources of the window = its packets
+          victimPeersMaxRelError = Math.max(victimPeersMaxRelError, Math.abs(r.metrics.distinctPeers - r.metrics.packets) / r.metrics.packets);
+          const flag = (r.distinctAccuracy && r.distinctAccuracy.distinctPeers) || 'exact';
+          if (victimPeersFlag === null || flag !== 'estimate') victimPeersFlag = flag;
         } else if (r.scope === 'interface') ifaceSyn += r.metrics.synCount;
       }
     }
@@ -121,8 +140,16 @@ function main() {
     packetsPerWallSecond: Math.round(SOURCES / seconds),
     counters: c,
     maxTrackedFlows: maxTracked,
-    victim: { synCount: victimSyn, packets: victimPackets, maxDistinctPeersPerWindow: victimPeersMax },
+    victim: {
+      synCount: victimSyn, packets: victimPackets, maxDistinctPeersPerWindow: victimPeersMax,
+      distinctPeersAccuracy: victimPeersFlag, distinctPeersMaxRelativeError: Number(victimPeersMaxRelError.toFixed(4)),
+      distinctPeersStandardError: Number(HLL_SE.toFixed(5)),
+    },
     interfaceSynCount: ifaceSyn,
+    scopes,
+    maxRecordsPerWindow,
+    ...(scopes.includes('service') ? { victimServiceSynCount: serviceSyn } : {}),
+    ...(scopes.includes('subnet') ? { victimSubnetSynCount: subnetSyn } : {}),
     memory: {
       rssBefore: mb(before.rss), heapBefore: mb(before.heapUsed),
       peakRss: mb(Math.max(peakRss, maxRssKb * 1024)), peakHeapUsed: mb(peakHeap), peakArrayBuffers: mb(peakArrayBuffers),
@@ -132,8 +159,13 @@ function main() {
     },
   };
   console.log(JSON.stringify(report, null, 2));
-  const ok = victimSyn === SOURCES && victimPackets === SOURCES && ifaceSyn === SOURCES && maxTracked <= caps.maxFlows;
+  const ok = victimSyn === SOURCES && victimPackets === SOURCES && ifaceSyn === SOURCES && maxTracked <= caps.maxFlows
+    && (!scopes.includes('service') || serviceSyn === SOURCES) && (!scopes.includes('subnet') || subnetSyn === SOURCES);
   if (!ok) { console.error('FAIL: the victim record does not carry the flood, or the flow cap was exceeded'); process.exitCode = 1; }
+  if (bytesPerFlow > 256) { console.error(`FAIL: the flow table takes ${Math.round(bytesPerFlow)} bytes per tracked flow (budget 256)`); process.exitCode = 1; }
+  // past the host cap the victim's distinct sources are an estimate within 3 standard errors; below it exact
+  const distinctOk = victimPeersFlag === 'estimate' ? victimPeersMaxRelError <= 3 * HLL_SE : victimPeersFlag === 'exact' && victimPeersMaxRelError === 0;
+  if (!distinctOk) { console.error(`FAIL: the victim's distinct sources are ${victimPeersFlag}, off by up to ${(victimPeersMaxRelError * 100).toFixed(2)} %`); process.exitCode = 1; }
 }
 
 main();

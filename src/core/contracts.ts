@@ -80,6 +80,12 @@ export interface PacketBatch {
   tcpAck: Uint32Array;
   /** Transport payload length in bytes as the IP header declares it (not limited by snap length). */
   payloadLength: Uint32Array;
+  /**
+   * Optional: TCP header length in bytes (data offset × 4, RFC 9293 §3.1; 20 … 60) per packet, 0 for
+   * other protocols or when unknown. With it flow-aggregator knows each segment's data length
+   * (`payloadLength` − header) exactly; without it the data length is bounded (see flow-aggregator).
+   */
+  tcpHeaderLength?: Uint8Array;
   /** Bit set of {@link PACKET_INFO}. */
   info: Uint8Array;
   /** Capture interface index (pcapng interface id; 0 for classic pcap and live capture). */
@@ -142,11 +148,16 @@ export interface DecodedPacket {
  * - `srcHost`: everything one address sent.
  * - `dstHost`: everything one address received.
  * - `interface`: everything the capture saw.
+ * - `service`: one destination host + port + protocol (`10.0.0.5:443/tcp`): the requests it received
+ *   and the replies it sent (see flow-aggregator for how the server side of a packet is chosen).
+ * - `hostPair`: one source host → one destination host, one direction (`10.0.0.1 > 10.0.0.2`).
+ * - `subnet`: one CIDR prefix (`dst 10.0.0.0/24`, `src 2001:db8::/64`): what its addresses
+ *   received (`dst`) or sent (`src`).
  */
-export type Scope = 'flow' | 'srcHost' | 'dstHost' | 'interface';
+export type Scope = 'flow' | 'srcHost' | 'dstHost' | 'interface' | 'service' | 'hostPair' | 'subnet';
 
 /** All scopes, in the order records are emitted. */
-export const SCOPES: readonly Scope[] = ['interface', 'dstHost', 'srcHost', 'flow'];
+export const SCOPES: readonly Scope[] = ['interface', 'dstHost', 'srcHost', 'flow', 'service', 'hostPair', 'subnet'];
 
 /**
  * Metric values of one record for one window. Every value is a finite number ≥ 0. The names the
@@ -165,7 +176,7 @@ export const METRICS = {
   synAckCount: { unit: 'packets', doc: 'TCP segments with SYN and ACK set.' },
   newFlows: { unit: 'flows', doc: '5-tuple flows first seen in this window.' },
   distinctDstPorts: { unit: 'ports', doc: 'Distinct destination ports (flow-scope: 1).' },
-  distinctPeers: { unit: 'hosts', doc: 'srcHost: distinct destinations; dstHost: distinct sources; interface: distinct hosts.' },
+  distinctPeers: { unit: 'hosts', doc: 'srcHost: distinct destinations; dstHost: distinct sources; interface: distinct hosts; service: distinct clients; subnet: distinct peer addresses; hostPair: 1.' },
   flowDurationMs: { unit: 'ms', doc: 'flow scope: last packet − first packet of the flow since it was first seen.' },
   rstCount: { unit: 'packets', doc: 'TCP segments with RST set (RFC 9293 §3.5.2).' },
   finCount: { unit: 'packets', doc: 'TCP segments with FIN set (RFC 9293 §3.6).' },
@@ -197,6 +208,7 @@ export const METRICS = {
   synAckToAckMs: { unit: 'ms', doc: 'flow scope (client flow): SYN-ACK → ACK at the capture point, the client side of the handshake RTT.' },
   handshakes: { unit: 'handshakes', doc: 'Host and interface scopes: TCP handshakes whose RTT was measured in the window.' },
   flowIdleMs: { unit: 'ms', doc: 'flow scope: window end − the flow\'s last packet (how long it has been silent).' },
+  distinctHosts: { unit: 'hosts', doc: 'subnet scope: distinct addresses of the subnet that sent (src) or received (dst) in the window.' },
 } as const satisfies Record<string, { unit: string; doc: string }>;
 
 /** Name of a metric the flow-aggregator emits. */
@@ -243,6 +255,8 @@ export interface FlowEnd {
  * - flow: `tcp 10.0.0.1:51234 > 10.0.0.2:80` (`icmp 10.0.0.1 > 10.0.0.2 type 8 code 0` for ICMP,
  *   IPv6 addresses in brackets: `tcp [2001:db8::1]:443 > …`)
  * - srcHost: `src 10.0.0.1`, dstHost: `dst 10.0.0.2`, interface: `iface eth0` (or the file name)
+ * - service: `10.0.0.5:443/tcp` (`[2001:db8::5]:443/tcp`), hostPair: `10.0.0.1 > 10.0.0.2`,
+ *   subnet: `dst 10.0.0.0/24` / `src 2001:db8::/64`
  */
 export interface TrafficRecord {
   scope: Scope;
@@ -251,21 +265,34 @@ export interface TrafficRecord {
   windowStart: number;
   /** Window end, epoch ms (exclusive). */
   windowEnd: number;
-  /** Source IP (flow and srcHost scope), textual (RFC 5952 for IPv6). */
+  /** Source IP (flow, srcHost and hostPair scope), textual (RFC 5952 for IPv6). */
   srcIp?: string;
-  /** Destination IP (flow and dstHost scope). */
+  /** Destination IP (flow, dstHost and hostPair scope; service scope: the server). */
   dstIp?: string;
   /** Source port (flow scope, TCP/UDP). */
   srcPort?: number;
-  /** Destination port (flow scope, TCP/UDP) or ICMP `type*256+code`. */
+  /** Destination port (flow scope, TCP/UDP; service scope: the server's port) or ICMP `type*256+code`. */
   dstPort?: number;
-  /** Transport protocol name: `tcp`, `udp`, `icmp`, `icmpv6` or `ip-<number>` (flow scope). */
+  /** Transport protocol name: `tcp`, `udp`, `icmp`, `icmpv6` or `ip-<number>` (flow scope; service scope: `tcp` or `udp`). */
   protocol?: string;
   metrics: Metrics;
   /** srcHost scope only, when the source sent SYNs in this window. */
   scan?: ScanEvidence;
   /** flow scope only: the flow's totals when it ended in this window, or at an active timeout (see {@link FlowEnd}). */
   flowEnd?: FlowEnd;
+  /** subnet scope: the CIDR prefix, e.g. `10.0.0.0/24` (network address / prefix length). */
+  subnet?: string;
+  /** subnet scope: `dst` when the record counts what the subnet received, `src` what it sent. */
+  side?: 'src' | 'dst';
+  /**
+   * How exact the distinct counts of this record are, per metric (`distinctDstPorts`,
+   * `distinctPeers`, `distinctHosts`): `exact`, `lower-bound` (some members were not counted because
+   * a table was at its cap) or `estimate` (a cardinality sketch). A metric not listed, or the field
+   * absent, is exact. flow-aggregator's estimates are HyperLogLog (p = 12, m = 4096; relative standard
+   * error 1.04 / √m = 1.625 %; Flajolet, Fusy, Gandouet, Meunier 2007), never below the exact count
+   * of the members that were counted (see `hyperloglog.ts`).
+   */
+  distinctAccuracy?: Record<string, 'exact' | 'lower-bound' | 'estimate'>;
   /**
    * Set by flow-aggregator when it has an internal-networks list (CIDRs): hosts are `internal` or
    * `external`; flows are `inbound` (external → internal), `outbound` (internal → external),
@@ -296,6 +323,12 @@ export interface AggregatorCounters {
   emergencyEntries?: number;
   /** Flow end reports (records with `flowEnd.ended`) emitted. */
   flowsEnded?: number;
+  /** Service keys refused because the service table of the window was at its cap (once per packet). */
+  serviceEvictions?: number;
+  /** Host-pair keys refused because the host-pair table of the window was at its cap (once per packet). */
+  hostPairEvictions?: number;
+  /** Subnet keys refused because the subnet table of the window was at its cap (once per packet and side). */
+  subnetEvictions?: number;
 }
 
 /**
@@ -376,7 +409,9 @@ export interface RecordBaseline {
 // ---------------------------------------------------------------------------------------------
 
 /** Rule identifiers. */
-export type RuleId = 'static' | 'dual-ewma' | 'spike' | 'port-scan';
+export type RuleId = 'static' | 'dual-ewma' | 'spike' | 'port-scan'
+  | 'latency' | 'packet-loss' | 'protocol-shift' | 'long-lived' | 'amplification' | 'unsolicited-syn-ack'
+  | 'syn-flood' | 'horizontal-scan' | 'icmp-sweep' | 'icmp-flood' | 'admin-fanout';
 
 export type Severity = 'medium' | 'high';
 
@@ -452,6 +487,18 @@ export interface AnomalyEvent {
   resolvedReason?: string;
   /** Set by cooldown-gate: the incident this event belongs to (see {@link IncidentRef}). */
   incident?: IncidentRef;
+  /**
+   * Set by rule-detector: attack patterns the evidence fits (e.g. `SYN flood`, `NTP amplification`,
+   * `port scan`), hints for the person reading it, never verdicts. Absent when none fits.
+   */
+  hints?: string[];
+  /** Set by rule-detector: rank of the event, 0–100 (README "Rules", score); higher = look first. */
+  score?: number;
+  /**
+   * Set by rule-detector on interface-scope (and other aggregate-scope) events: the host records
+   * (and destination ports) of the same window that carried most of the primary metric, largest first.
+   */
+  contributors?: Array<{ key: string; value: number; sharePercent?: number }>;
 }
 
 /**
@@ -592,6 +639,44 @@ export function assertWindowMessage(value: unknown): asserts value is WindowMess
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ContractError(`window: records[${i}].metrics.${m} must be a finite number ≥ 0`);
     }
   });
+}
+
+/**
+ * {@link assertWindowMessage} in parts, for a node that checks a window of 100,000 records over
+ * several event-loop turns: this checks everything but the records themselves (kind, times, that
+ * `records` is an array); {@link assertWindowRecords} checks a range of records. Both together
+ * accept and reject exactly what {@link assertWindowMessage} does, with the same messages.
+ * @throws {ContractError} naming the first field at fault.
+ */
+export function assertWindowHeader(value: unknown): asserts value is WindowMessage {
+  if (!isObject(value)) throw new ContractError('expected a window object in msg.payload (from flow-aggregator)');
+  if (value.kind !== 'netbaseline/window') throw new ContractError(`expected msg.payload.kind "netbaseline/window", got ${JSON.stringify(value.kind)}`);
+  for (const f of ['windowStart', 'windowEnd', 'windowMs'] as const) {
+    if (typeof value[f] !== 'number' || !Number.isFinite(value[f])) throw new ContractError(`window: ${f} must be a finite number (epoch ms)`);
+  }
+  if (!Array.isArray(value.records)) throw new ContractError('window: records must be an array');
+}
+
+/**
+ * Checks `records[from]` … `records[to − 1]` of a window that passed {@link assertWindowHeader}
+ * (see there). Allocates nothing per record or metric.
+ * @throws {ContractError} naming the first field at fault.
+ */
+export function assertWindowRecords(records: readonly unknown[], from: number, to: number): void {
+  const end = Math.min(to, records.length);
+  for (let i = Math.max(0, from); i < end; i++) {
+    const r = records[i];
+    if (!isObject(r)) throw new ContractError(`window: records[${i}] is not an object`);
+    if (!SCOPES.includes(r.scope as Scope)) throw new ContractError(`window: records[${i}].scope must be one of ${SCOPES.join(', ')}`);
+    if (typeof r.key !== 'string' || r.key === '') throw new ContractError(`window: records[${i}].key must be a non-empty string`);
+    const metrics = r.metrics;
+    if (!isObject(metrics)) throw new ContractError(`window: records[${i}].metrics must be an object of numbers`);
+    for (const m in metrics) {
+      if (!Object.prototype.hasOwnProperty.call(metrics, m)) continue;
+      const v = metrics[m];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ContractError(`window: records[${i}].metrics.${m} must be a finite number ≥ 0`);
+    }
+  }
 }
 
 /**

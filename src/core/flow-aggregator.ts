@@ -1,7 +1,8 @@
 /**
  * Flow aggregator: folds {@link PacketBatch}es into tumbling windows of packet time and emits one
- * {@link WindowMessage} per window with `interface`, `dstHost`, `srcHost` and `flow` records
- * (see {@link TrafficRecord} and {@link METRICS} in the contracts).
+ * {@link WindowMessage} per window with `interface`, `dstHost`, `srcHost` and `flow` records and,
+ * when asked for, `service`, `hostPair` and `subnet` records (see {@link TrafficRecord} and
+ * {@link METRICS} in the contracts).
  *
  * Pure: no Node-RED import. The per-packet path allocates nothing (see `flow-table.ts`); strings and
  * record objects are built only when a window closes.
@@ -15,9 +16,10 @@ import {
 import type {
   AggregatorCounters, FlowEnd, Metrics, PacketBatch, ScanEvidence, Scope, TrafficRecord, WindowMessage,
 } from './contracts';
+import { HLL_DEFAULT_PRECISION, HyperLogLog, HyperLogLogPool } from './hyperloglog';
 import {
   FLOW_STATE, FlowTable, HostTable, PROTO_CLASS, PROTO_CLASSES, REFLECTOR_INDEX, REFLECTOR_PORTS, ROLE_DST, ROLE_SRC, WIN, WIN_FLAG, WIN_WIDTH,
-  hashAddress,
+  hashAddress, hashWords, murmurFinal, murmurMix,
 } from './flow-table';
 
 /** Options of a {@link FlowAggregator}. Every count is an integer; every time is packet time in ms. */
@@ -28,7 +30,11 @@ export interface FlowAggregatorOptions {
   interfaceName?: string;
   /** Cap on tracked 5-tuple flows (see {@link FlowTable} for the eviction policy). Default 100 000. */
   maxFlows?: number;
-  /** Cap on `srcHost` records and, separately, on `dstHost` records per window. Default 50 000. */
+  /**
+   * Cap on `srcHost` records and, separately, on `dstHost` records per window; the same cap applies,
+   * each separately, to `service` records, `hostPair` records and `subnet` records of each side.
+   * Default 50 000.
+   */
   maxHostsPerWindow?: number;
   /** Idle timeout: a flow with no packet for this long (packet time) ends (reported once with its totals) and is forgotten. Default 60 000; must be ≥ 0. */
   flowIdleTimeoutMs?: number;
@@ -48,12 +54,30 @@ export interface FlowAggregatorOptions {
    * `maxFlows` (Suricata's `emergency-recovery`, default 30). Default 30; 1 … 100.
    */
   emergencyRecoveryPercent?: number;
+  /**
+   * HyperLogLog sketches per window and per table (host, service, subnet) for keys whose exact
+   * distinct-peer set overflowed (a peer was not counted because the host table was full); the
+   * interface record has one more of its own. Each sketch is 4 KiB (p = {@link AGGREGATOR_HLL_PRECISION},
+   * m = 4096, standard error 1.625 %); the registers of a table's pool are allocated at its first
+   * overflow and kept. A key that overflows when its table's pool is used up stays a `lower-bound`.
+   * Default 64 (256 KiB per table once used); 0 … 255, 0 turns estimates off (`lower-bound` as before).
+   */
+  maxDistinctSketches?: number;
   /** Empty windows emitted to bridge a gap in packet time before jumping. Default 30; ≥ 0. */
   maxEmptyWindows?: number;
   /** Cap of {@link ScanEvidence.synDstPorts}. Default 1024; 1 … 65 536. */
   maxScanPortsPerSource?: number;
-  /** Scopes whose records are emitted (others are still counted but not built). Default: all of {@link SCOPES}. */
+  /**
+   * Scopes whose records are emitted. Default {@link AGGREGATOR_DEFAULT_SCOPES} (interface, dstHost,
+   * srcHost, flow); `service`, `hostPair` and `subnet` are opt-in. The interface and host tables are
+   * counted whatever is emitted (the other scopes read them); the service, host-pair and subnet
+   * tables only when their scope is emitted.
+   */
   scopes?: readonly Scope[];
+  /** Prefix length of IPv4 `subnet` records, 0 … 32. Default 24. */
+  subnetPrefixV4?: number;
+  /** Prefix length of IPv6 `subnet` records, 0 … 128. Default 64 (the IPv6 subnet size of RFC 4291 §2.5.4). */
+  subnetPrefixV6?: number;
   /**
    * Internal networks as CIDR prefixes (`10.0.0.0/8`, `192.168.1.0/24`, `fd00::/8`, a bare address is
    * a /32 or /128). When given, records carry {@link TrafficRecord.direction}. Default: none (no
@@ -131,7 +155,20 @@ export const AGGREGATOR_DEFAULTS = {
   emergencyRecoveryPercent: 30,
   maxEmptyWindows: 30,
   maxScanPortsPerSource: 1024,
+  maxDistinctSketches: 64,
+  subnetPrefixV4: 24,
+  subnetPrefixV6: 64,
 } as const;
+
+/**
+ * Precision p of the HyperLogLog sketches behind `distinctAccuracy: { distinctPeers: 'estimate' }`:
+ * m = 2^12 = 4096 registers, relative standard error 1.04 / √m = 1.625 % (Flajolet et al. 2007; see
+ * `hyperloglog.ts`).
+ */
+export const AGGREGATOR_HLL_PRECISION = HLL_DEFAULT_PRECISION;
+
+/** Scopes emitted when {@link FlowAggregatorOptions.scopes} is not given. */
+export const AGGREGATOR_DEFAULT_SCOPES: readonly Scope[] = Object.freeze(['interface', 'dstHost', 'srcHost', 'flow'] as Scope[]);
 
 function checkInteger(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -146,7 +183,7 @@ function checkInteger(name: string, value: unknown, min: number, max: number): n
  */
 export function resolveAggregatorOptions(options: FlowAggregatorOptions = {}): ResolvedAggregatorOptions {
   const d = AGGREGATOR_DEFAULTS;
-  const scopes = options.scopes ?? SCOPES;
+  const scopes = options.scopes ?? AGGREGATOR_DEFAULT_SCOPES;
   if (!Array.isArray(scopes) || scopes.some((s) => !SCOPES.includes(s))) {
     throw new RangeError(`flow-aggregator: scopes must be a list of ${SCOPES.join(', ')}`);
   }
@@ -162,6 +199,9 @@ export function resolveAggregatorOptions(options: FlowAggregatorOptions = {}): R
     emergencyRecoveryPercent: checkInteger('emergencyRecoveryPercent', options.emergencyRecoveryPercent ?? d.emergencyRecoveryPercent, 1, 100),
     maxEmptyWindows: checkInteger('maxEmptyWindows', options.maxEmptyWindows ?? d.maxEmptyWindows, 0, 1_000_000),
     maxScanPortsPerSource: checkInteger('maxScanPortsPerSource', options.maxScanPortsPerSource ?? d.maxScanPortsPerSource, 1, 65_536),
+    maxDistinctSketches: checkInteger('maxDistinctSketches', options.maxDistinctSketches ?? d.maxDistinctSketches, 0, 255),
+    subnetPrefixV4: checkInteger('subnetPrefixV4', options.subnetPrefixV4 ?? d.subnetPrefixV4, 0, 32),
+    subnetPrefixV6: checkInteger('subnetPrefixV6', options.subnetPrefixV6 ?? d.subnetPrefixV6, 0, 128),
     scopes: [...scopes],
     interfaceName: interfaceName === '' ? undefined : interfaceName,
     internalNetworks: checkNetworks(options.internalNetworks),
@@ -191,6 +231,25 @@ function addressWords(bytes: Uint8Array, count: number): Int32Array {
   return new Int32Array(copy.buffer, 0, n);
 }
 
+/**
+ * The 4 words of a 16-byte address mask keeping the first `bits` bits (platform byte order, like the
+ * address words of a batch).
+ */
+function prefixMaskWords(bits: number): Int32Array {
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, bits - 8 * i));
+    bytes[i] = (0xff << (8 - keep)) & 0xff;
+  }
+  return new Int32Array(bytes.buffer);
+}
+/** Word 2 of an IPv4-mapped address (bytes 00 00 ff ff) in platform byte order. */
+const V4_MAPPED_WORD = new Int32Array(new Uint8Array([0, 0, 0xff, 0xff]).buffer)[0]!;
+/** Key words of a service: 4 address words + protocol·65536 + port. */
+const SERVICE_WORDS = 5;
+/** Key words of a host pair: source address, destination address. */
+const PAIR_WORDS = 8;
+
 const SYN_ACK_MASK = TCP_FLAG.SYN | TCP_FLAG.ACK;
 const NO_FLOW = PACKET_INFO.FRAGMENT | PACKET_INFO.TRANSPORT_TRUNCATED;
 /** Distinct-port value offset of UDP ports (TCP port p → p, UDP port p → 65536 + p). */
@@ -205,19 +264,46 @@ const UDP_PORT_BASE = 65_536;
  * rest of a longer gap is skipped: the next window carries `gapBeforeMs`. A packet earlier than the
  * current window start (out of order) counts in the current window.
  *
- * Records per window, in the order interface, dstHost, srcHost, flow; within a scope in order of
- * first packet in the window:
+ * Records per window, in the order interface, dstHost, srcHost, flow, service, hostPair, subnet
+ * (the order of {@link SCOPES}); within a scope in order of first packet in the window:
  * - `interface`: one per window, also when empty; `distinctPeers` = distinct addresses.
  * - `dstHost` / `srcHost`: one per address that received / sent packets, at most
  *   `maxHostsPerWindow` each; a host beyond the cap gets no record (counted in `hostEvictions`,
  *   once per packet and side it was refused), but its packets still count on the interface and on
- *   the peer's record. Distinct counts are exact up to these caps and lower bounds beyond them.
+ *   the peer's record. Distinct counts are exact up to these caps (a host's peers are counted by
+ *   their ids in the host table). When a record's `distinctPeers` misses an address because the
+ *   table is full, the record switches to a HyperLogLog sketch (p = 12, m = 4096, standard error
+ *   1.04 / √m = 1.625 %; Flajolet, Fusy, Gandouet, Meunier 2007, see `hyperloglog.ts`): the sketch is
+ *   seeded with the peers counted so far and then takes every peer of the window, and the record
+ *   reports max(exact count, rounded estimate) with `distinctAccuracy: { distinctPeers: 'estimate' }`.
+ *   The interface record does the same for its distinct addresses (a sketch of its own). Sketches
+ *   come from a fixed pool of `maxDistinctSketches` per table and window (first come, first served);
+ *   a record that overflows when the pool is used up carries `distinctPeers: 'lower-bound'` (the
+ *   exact count of the peers that had ids). Records below the bound are exact and carry no flag;
+ *   they cost nothing more per packet than a one-byte check.
  *   `srcHost` of a source that sent SYNs (SYN set, ACK clear) carries {@link ScanEvidence}.
  * - `flow`: one per directional 5-tuple with packets in the window. Flows persist across windows
  *   (for `newFlows` and `flowDurationMs`) up to `maxFlows`, least recently seen evicted first
  *   (`flowEvictions`), and are forgotten after `flowIdleTimeoutMs` without packets. Non-first
  *   fragments and packets whose transport header was cut short (ports unknown) form no flow; they
  *   count on hosts and the interface (and in `packetsSkipped`).
+ * - `service` (opt-in): one per server address + protocol + port (TCP and UDP), key
+ *   `10.0.0.5:443/tcp` (`[2001:db8::5]:443/tcp`), counting both directions. The server side of a
+ *   packet is its destination for a SYN (no ACK), its source for a SYN-ACK, otherwise the side with
+ *   the lower port (the destination on a tie): ephemeral client ports (IANA 49152–65535, Linux
+ *   32768–60999, RFC 6335 §6) are above the service ports they talk to. `newFlows` counts only new
+ *   flows towards the server (connections), `distinctPeers` the clients, `distinctDstPorts` is 1;
+ *   `handshakes` / `handshakeRttMs` as on hosts.
+ * - `hostPair` (opt-in): one per source address → destination address, directional (as flows:
+ *   the reply traffic is the reverse pair), key `10.0.0.1 > 10.0.0.2`; `distinctDstPorts` = ports
+ *   the source tried on that destination, `distinctPeers` = 1; protocol mix as on hosts.
+ * - `subnet` (opt-in): one per CIDR prefix (`subnetPrefixV4`, default /24; `subnetPrefixV6`,
+ *   default /64) and side, key `dst 10.0.0.0/24` (what its addresses received) or
+ *   `src 10.0.0.0/24` (what they sent); metrics as on hosts plus `distinctHosts` (the subnet's own
+ *   addresses active on that side).
+ *   The service, host-pair and subnet tables are capped per window at `maxHostsPerWindow` keys
+ *   each (subnets: per side); a packet of a key beyond the cap counts in `serviceEvictions`,
+ *   `hostPairEvictions` or `subnetEvictions` (once per packet and side) and on every other record.
  *
  * Metrics (names, units and meaning in {@link METRICS}): `bytes` = Σ wire length; `bitsPerSecond` =
  * bytes × 8 / (windowMs / 1000); `packetsPerSecond` = packets / (windowMs / 1000); `synCount` = TCP
@@ -240,6 +326,10 @@ const UDP_PORT_BASE = 65_536;
  * RFC 2018, are recognised by their 12/20/28/36 extra bytes), at most IP payload − 20.
  * Retransmissions are counted from the lower bound and gaps beyond the upper one, so both are
  * certain and may be undercounted (small segments of a direction whose pure ACKs were not seen).
+ * When the batch has the optional `tcpHeaderLength` column, the data length is exact (IP payload −
+ * header length) and nothing is undercounted. A keep-alive (one octet at the highest sequence end
+ * − 1, RFC 1122 §4.2.3.6) is neither data nor a retransmission, as Wireshark's
+ * `tcp.analysis.keep_alive`.
  * Handshake RTT at the capture point (as Wireshark's `tcp.analysis.initial_rtt`): the client flow's
  * first SYN → the reverse flow's SYN-ACK (`synToSynAckMs`) → the client's first ACK after it
  * (`synAckToAckMs`); `handshakeRttMs` is their sum. Only when both directions are seen.
@@ -265,6 +355,30 @@ export class FlowAggregator {
   readonly options: ResolvedAggregatorOptions;
   private readonly flows: FlowTable;
   private readonly hosts: HostTable;
+  /** Service table of the window (key: address + protocol·65536 + port), or null when `service` is not emitted. */
+  private readonly services: HostTable | null;
+  /** Host-pair table of the window (key: source address, destination address), or null when `hostPair` is not emitted. */
+  private readonly pairs: HostTable | null;
+  /** Subnet table of the window (key: masked address; roles src / dst), or null when `subnet` is not emitted. */
+  private readonly subnets: HostTable | null;
+  private readonly maskV4: Int32Array;
+  private readonly maskV6: Int32Array;
+  /** Scratch key of the per-packet path (no allocation). */
+  private readonly keyScratch = new Int32Array(8);
+  /** An address of this window got no host id (the host table was full): interface `distinctPeers` is a lower bound (or an estimate). */
+  private winHostMissed = false;
+  /** Seed of the second hash of an address fed to the sketches (the first is the host table's hash, seeded with `hosts.seed`). */
+  private readonly sketchSeed: number;
+  /** HyperLogLog sketches of the distinct peers of host records that overflowed (see {@link FlowAggregatorOptions.maxDistinctSketches}). */
+  private readonly hostSketches: HyperLogLogPool;
+  /** The same for service records (distinct clients), or null when `service` is not emitted. */
+  private readonly serviceSketches: HyperLogLogPool | null;
+  /** The same for subnet records (distinct peer addresses), or null when `subnet` is not emitted. */
+  private readonly subnetSketches: HyperLogLogPool | null;
+  /** Sketch of the interface's distinct addresses, allocated at the first window whose host table overflows. */
+  private ifSketch: HyperLogLog | null = null;
+  /** True while {@link ifSketch} counts the current window (from the first refused address on). */
+  private ifSketchOn = false;
   private readonly emit: Record<Scope, boolean>;
   private readonly windowSeconds: number;
   private readonly internal: CidrPrefix[];
@@ -300,8 +414,20 @@ export class FlowAggregator {
     this.options = resolveAggregatorOptions(options);
     this.flows = new FlowTable(this.options.maxFlows);
     this.hosts = new HostTable(this.options.maxHostsPerWindow, this.options.maxScanPortsPerSource);
-    this.emit = { interface: false, dstHost: false, srcHost: false, flow: false };
+    this.emit = { interface: false, dstHost: false, srcHost: false, flow: false, service: false, hostPair: false, subnet: false };
     for (const s of this.options.scopes) this.emit[s] = true;
+    const cap = this.options.maxHostsPerWindow;
+    this.services = this.emit.service ? new HostTable(cap, 1, SERVICE_WORDS) : null;
+    this.pairs = this.emit.hostPair ? new HostTable(cap, 1, PAIR_WORDS) : null;
+    this.subnets = this.emit.subnet ? new HostTable(cap, 1, 4) : null;
+    const sketches = this.options.maxDistinctSketches;
+    this.sketchSeed = ((Math.random() * 0x100000000) | 0) ^ 0x2545f491;
+    if (this.sketchSeed === this.hosts.seed) this.sketchSeed = ~this.sketchSeed;
+    this.hostSketches = new HyperLogLogPool(sketches, AGGREGATOR_HLL_PRECISION);
+    this.serviceSketches = this.services !== null ? new HyperLogLogPool(sketches, AGGREGATOR_HLL_PRECISION) : null;
+    this.subnetSketches = this.subnets !== null ? new HyperLogLogPool(sketches, AGGREGATOR_HLL_PRECISION) : null;
+    this.maskV4 = prefixMaskWords(96 + this.options.subnetPrefixV4);
+    this.maskV6 = prefixMaskWords(this.options.subnetPrefixV6);
     this.windowSeconds = this.options.windowMs / 1000;
     this.internal = this.options.internalNetworks.map(parseCidr);
   }
@@ -313,7 +439,10 @@ export class FlowAggregator {
   }
 
   private static zeroCounters(): AggregatorCounters {
-    return { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 0, emergencyMode: 0, emergencyEntries: 0, flowsEnded: 0 };
+    return {
+      packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 0, emergencyMode: 0, emergencyEntries: 0, flowsEnded: 0,
+      serviceEvictions: 0, hostPairEvictions: 0, subnetEvictions: 0,
+    };
   }
 
   /** Cumulative counters (a copy). */
@@ -407,9 +536,13 @@ export class FlowAggregator {
     const srcW = addressWords(batch.srcAddr, n);
     const dstW = addressWords(batch.dstAddr, n);
     const { timeMs, wireLength, protocol, srcPort, dstPort, tcpFlags, tcpSeq, payloadLength, info } = batch;
+    // optional column: the TCP header length of each segment (data offset × 4), when the producer gives it
+    const hdrCol = batch.tcpHeaderLength instanceof Uint8Array && batch.tcpHeaderLength.length >= n ? batch.tcpHeaderLength : undefined;
     const flows = this.flows;
     const hosts = this.hosts;
     const hostSeed = hosts.seed;
+    const sketchSeed = this.sketchSeed;
+    const hostSketches = this.hostSketches;
     const stats = this.stats;
     const ifPorts = this.ifPorts;
     const ifProtoPackets = this.ifProtoPackets, ifProtoBytes = this.ifProtoBytes, ifReflectorBytes = this.ifReflectorBytes;
@@ -507,8 +640,11 @@ export class FlowAggregator {
           // a pure ACK carrying SACK blocks (RFC 2018: 2 + 8n bytes, NOP-padded to 12, 20, 28 or 36) is no data
           const extra = ipPayload - (hMin === 0 ? 60 : hMin);
           const sackOnly = ipPayload <= 60 && (extra === 12 || extra === 20 || extra === 28 || extra === 36);
-          const dataLow = isSynFlag || sackOnly ? 0 : Math.max(0, extra);
-          const dataHigh = isSynFlag ? 0 : Math.max(0, ipPayload - 20);
+          // with the header length in the batch the data length is exact: both bounds are the same
+          const hdr = hdrCol !== undefined ? hdrCol[i]! : 0;
+          const exact = hdr >= 20 && hdr <= 60;
+          const dataLow = isSynFlag ? 0 : exact ? Math.max(0, ipPayload - hdr) : sackOnly ? 0 : Math.max(0, extra);
+          const dataHigh = isSynFlag ? 0 : exact ? dataLow : Math.max(0, ipPayload - 20);
           const seqUsed = (isSynFlag ? 1 : 0) + isFin;
           const endLow = (seq + dataLow + seqUsed) >>> 0;
           const endHigh = (seq + dataHigh + seqUsed) >>> 0;
@@ -517,7 +653,10 @@ export class FlowAggregator {
             if (isRst === 0) { flows.seqEnd[slot] = endLow; flows.seqEndHigh[slot] = endHigh; st |= FLOW_STATE.SEQ_VALID; }
           } else {
             const low = flows.seqEnd[slot]!, high = flows.seqEndHigh[slot]!;
-            if (data === 1) {
+            if (data === 1 && dataLow === 1 && isFin === 0 && isRst === 0 && ((low - seq) | 0) === 1) {
+              // a keep-alive (RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT − 1 with one garbage octet): no data
+              data = 0;
+            } else if (data === 1) {
               // signed distances modulo 2^32: below data surely seen → retransmission; beyond all data possibly seen → gap
               if (((seq - low) | 0) < 0) retrans = 1;
               else if (((seq - high) | 0) > 0) gap = 1;
@@ -554,10 +693,18 @@ export class FlowAggregator {
       if (did < 0 && srcId >= 0 && hs === hd) did = hosts.find(dstW, w, hd); // src and dst the same address (loopback)
       const dstId = hosts.claim(dstW, w, hd, did, ROLE_DST);
       if (dstId >= 0) did = dstId;
+      // second hashes of the two addresses for the sketches, computed only when a sketch needs them
+      let h2s = 0, h2d = 0, h2known = 0;
       if (srcId >= 0) {
-        this.countHost(ROLE_SRC, srcId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
+        this.countHost(hosts, ROLE_SRC, srcId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
         if (portValue >= 0) hosts.dstPorts[ROLE_SRC].add(srcId, portValue);
         if (did >= 0) hosts.peers[ROLE_SRC].add(srcId, did);
+        else if (hosts.peerMissed[ROLE_SRC][srcId] === 0) { hosts.peerMissed[ROLE_SRC][srcId] = 1; this.startPeerSketch(hosts, hostSketches, ROLE_SRC, srcId); }
+        const sk = hosts.peerSketch[ROLE_SRC][srcId]!;
+        if (sk !== 0) {
+          if ((h2known & 2) === 0) { h2d = hashAddress(dstW, w, sketchSeed); h2known |= 2; }
+          hostSketches.add(sk - 1, hd, h2d);
+        }
         if (isSyn === 1) {
           if (portValue >= 0) hosts.synDstPorts.add(srcId, dp);
           if (did >= 0) hosts.synDstHosts.add(srcId, did);
@@ -566,21 +713,155 @@ export class FlowAggregator {
         stats.hostEvictions++;
       }
       if (dstId >= 0) {
-        this.countHost(ROLE_DST, dstId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
+        this.countHost(hosts, ROLE_DST, dstId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
         if (portValue >= 0) hosts.dstPorts[ROLE_DST].add(dstId, portValue);
         if (sid >= 0) hosts.peers[ROLE_DST].add(dstId, sid);
+        else if (hosts.peerMissed[ROLE_DST][dstId] === 0) { hosts.peerMissed[ROLE_DST][dstId] = 1; this.startPeerSketch(hosts, hostSketches, ROLE_DST, dstId); }
+        const sk = hosts.peerSketch[ROLE_DST][dstId]!;
+        if (sk !== 0) {
+          if ((h2known & 1) === 0) { h2s = hashAddress(srcW, w, sketchSeed); h2known |= 1; }
+          hostSketches.add(sk - 1, hs, h2s);
+        }
       } else {
         stats.hostEvictions++;
+      }
+      if ((sid < 0 || did < 0) && !this.winHostMissed) { this.winHostMissed = true; this.startInterfaceSketch(); }
+      if (this.ifSketchOn) {
+        const ifSketch = this.ifSketch!;
+        if ((h2known & 1) === 0) { h2s = hashAddress(srcW, w, sketchSeed); h2known |= 1; }
+        if ((h2known & 2) === 0) { h2d = hashAddress(dstW, w, sketchSeed); h2known |= 2; }
+        ifSketch.addHashes(hs, h2s);
+        ifSketch.addHashes(hd, h2d);
+      }
+
+      // service: the server side of the packet (see the class TSDoc), TCP and UDP with ports only
+      const services = this.services;
+      if (services !== null && portValue >= 0) {
+        const toServer = isSynAck === 1 ? false : isSyn === 1 ? true : dp <= sp;
+        const aw = toServer ? dstW : srcW;
+        const ks = this.keyScratch;
+        ks[0] = aw[w]!; ks[1] = aw[w + 1]!; ks[2] = aw[w + 2]!; ks[3] = aw[w + 3]!;
+        ks[4] = (proto << 16) | (toServer ? dp : sp);
+        const h = hashWords(ks, 0, SERVICE_WORDS, services.seed);
+        const id = services.claim(ks, 0, h, services.find(ks, 0, h), ROLE_SRC);
+        if (id >= 0) {
+          this.countHost(services, ROLE_SRC, id, len, isSyn, isSynAck, isRst, isFin, toServer ? newFlow : 0, pclass, -1, data, retrans, gap, rtt);
+          const client = toServer ? sid : did;
+          if (client >= 0) services.peers[ROLE_SRC].add(id, client);
+          else if (services.peerMissed[ROLE_SRC][id] === 0) { services.peerMissed[ROLE_SRC][id] = 1; this.startPeerSketch(services, this.serviceSketches!, ROLE_SRC, id); }
+          const sk = services.peerSketch[ROLE_SRC][id]!;
+          if (sk !== 0) {
+            // the client is the source when the packet goes to the server
+            if (toServer) {
+              if ((h2known & 1) === 0) { h2s = hashAddress(srcW, w, sketchSeed); h2known |= 1; }
+              this.serviceSketches!.add(sk - 1, hs, h2s);
+            } else {
+              if ((h2known & 2) === 0) { h2d = hashAddress(dstW, w, sketchSeed); h2known |= 2; }
+              this.serviceSketches!.add(sk - 1, hd, h2d);
+            }
+          }
+        } else {
+          stats.serviceEvictions!++;
+        }
+      }
+      // host pair: source → destination, one direction
+      const pairs = this.pairs;
+      if (pairs !== null) {
+        const ks = this.keyScratch;
+        ks[0] = srcW[w]!; ks[1] = srcW[w + 1]!; ks[2] = srcW[w + 2]!; ks[3] = srcW[w + 3]!;
+        ks[4] = dstW[w]!; ks[5] = dstW[w + 1]!; ks[6] = dstW[w + 2]!; ks[7] = dstW[w + 3]!;
+        const h = murmurFinal(murmurMix(murmurMix(pairs.seed, hs), hd) ^ 32);
+        const id = pairs.claim(ks, 0, h, pairs.find(ks, 0, h), ROLE_SRC);
+        if (id >= 0) {
+          this.countHost(pairs, ROLE_SRC, id, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
+          if (portValue >= 0) pairs.dstPorts[ROLE_SRC].add(id, portValue);
+        } else {
+          stats.hostPairEvictions!++;
+        }
+      }
+      // subnets: the source's prefix (what it sent) and the destination's (what it received)
+      const subnets = this.subnets;
+      if (subnets !== null) {
+        for (let role = ROLE_SRC; role <= ROLE_DST; role++) {
+          const aw = role === ROLE_SRC ? srcW : dstW;
+          const mask = aw[w] === 0 && aw[w + 1] === 0 && aw[w + 2] === V4_MAPPED_WORD ? this.maskV4 : this.maskV6;
+          const ks = this.keyScratch;
+          ks[0] = aw[w]! & mask[0]!; ks[1] = aw[w + 1]! & mask[1]!; ks[2] = aw[w + 2]! & mask[2]!; ks[3] = aw[w + 3]! & mask[3]!;
+          const h = hashAddress(ks, 0, subnets.seed);
+          const id = subnets.claim(ks, 0, h, subnets.find(ks, 0, h), role);
+          if (id < 0) { stats.subnetEvictions!++; continue; }
+          this.countHost(subnets, role, id, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
+          if (portValue >= 0) subnets.dstPorts[role]!.add(id, portValue);
+          const peer = role === ROLE_SRC ? did : sid, self = role === ROLE_SRC ? sid : did;
+          if (peer >= 0) subnets.peers[role]!.add(id, peer);
+          else if (subnets.peerMissed[role]![id] === 0) { subnets.peerMissed[role]![id] = 1; this.startPeerSketch(subnets, this.subnetSketches!, role, id); }
+          const sk = subnets.peerSketch[role]![id]!;
+          if (sk !== 0) {
+            // the peer of what a subnet sent is the destination, of what it received the source
+            if (role === ROLE_SRC) {
+              if ((h2known & 2) === 0) { h2d = hashAddress(dstW, w, sketchSeed); h2known |= 2; }
+              this.subnetSketches!.add(sk - 1, hd, h2d);
+            } else {
+              if ((h2known & 1) === 0) { h2s = hashAddress(srcW, w, sketchSeed); h2known |= 1; }
+              this.subnetSketches!.add(sk - 1, hs, h2s);
+            }
+          }
+          if (self >= 0) subnets.members[role]!.add(id, self); else subnets.memberMissed[role]![id] = 1;
+        }
       }
     }
   }
 
-  /** Adds one packet to the accumulators of host `id` in `role` (numbers only: no allocation). */
+  /**
+   * Key `id` of table `t` just missed a peer in `role` (the host table had no id for it): hands it a
+   * sketch from `pool` when one is left and seeds it with the peers counted exactly so far (their
+   * ids are host ids of {@link hosts}; hashes: the host table's hash and {@link sketchSeed}). Runs
+   * once per key and window; the caller adds the missed peer and every later one.
+   */
+  private startPeerSketch(t: HostTable, pool: HyperLogLogPool, role: number, id: number): void {
+    const k = pool.acquire();
+    if (k < 0) return;
+    t.peerSketch[role]![id] = k + 1;
+    const hosts = this.hosts, words = hosts.words, seed = this.sketchSeed;
+    t.peers[role]!.forEach(id, (peer) => { pool.add(k, hosts.keyHash(peer), hashAddress(words, peer * 4, seed)); });
+  }
+
+  /**
+   * The first address of the window was refused by the host table: starts the interface sketch
+   * (unless sketches are off) seeded with every address interned so far; from here on every packet
+   * adds both of its addresses.
+   */
+  private startInterfaceSketch(): void {
+    if (this.options.maxDistinctSketches === 0) return;
+    const hosts = this.hosts, words = hosts.words, seed = this.sketchSeed;
+    this.ifSketch ??= new HyperLogLog({ precision: AGGREGATOR_HLL_PRECISION, seeds: [hosts.seed, seed] });
+    const sketch = this.ifSketch;
+    for (let id = 0; id < hosts.size; id++) sketch.addHashes(hosts.keyHash(id), hashAddress(words, id * 4, seed));
+    this.ifSketchOn = true;
+  }
+
+  /**
+   * `distinctPeers` of key `id` of table `t` in `role`: the exact count, or when the key has a
+   * sketch max(exact count, rounded estimate) (the exact count is a lower bound of the truth).
+   */
+  private peerCount(t: HostTable, pool: HyperLogLogPool | null, role: number, id: number): number {
+    const exact = t.peers[role]!.count(id);
+    const sk = t.peerSketch[role]![id]!;
+    if (sk === 0 || pool === null) return exact;
+    return Math.max(exact, Math.round(pool.estimate(sk - 1)));
+  }
+
+  /** `distinctAccuracy.distinctPeers` of key `id` of table `t` in `role`: estimate, lower bound, or exact (undefined). */
+  private static peerAccuracy(t: HostTable, role: number, id: number): 'estimate' | 'lower-bound' | undefined {
+    if (t.peerSketch[role]![id] !== 0) return 'estimate';
+    return t.peerMissed[role]![id] === 1 ? 'lower-bound' : undefined;
+  }
+
+  /** Adds one packet to the accumulators of key `id` of table `h` in `role` (numbers only: no allocation). */
   private countHost(
-    role: number, id: number, len: number, isSyn: number, isSynAck: number, isRst: number, isFin: number, newFlow: number,
+    h: HostTable, role: number, id: number, len: number, isSyn: number, isSynAck: number, isRst: number, isFin: number, newFlow: number,
     pclass: number, refl: number, data: number, retrans: number, gap: number, rtt: number,
   ): void {
-    const h = this.hosts;
     h.bytes[role]![id] = h.bytes[role]![id]! + len;
     h.packets[role]![id] = h.packets[role]![id]! + 1;
     h.syn[role]![id] = h.syn[role]![id]! + isSyn;
@@ -632,6 +913,14 @@ export class FlowAggregator {
   private clearWindow(): void {
     this.flows.clearWindow();
     this.hosts.clear();
+    this.services?.clear();
+    this.pairs?.clear();
+    this.subnets?.clear();
+    this.winHostMissed = false;
+    this.hostSketches.clear();
+    this.serviceSketches?.clear();
+    this.subnetSketches?.clear();
+    if (this.ifSketchOn) { this.ifSketch!.clear(); this.ifSketchOn = false; }
     this.ifBytes = this.ifPackets = this.ifSyn = this.ifSynAck = this.ifNewFlows = this.ifPortCount = 0;
     this.ifRst = this.ifFin = this.ifDataSegments = this.ifRetransmissions = this.ifOutOfOrder = this.ifRttSum = this.ifRttCount = 0;
     this.ifPorts.fill(0);
@@ -704,10 +993,13 @@ export class FlowAggregator {
     const ifName = this.options.interfaceName ?? baseName(this.source);
 
     if (this.emit.interface) {
-      const m = this.metrics(this.ifBytes, this.ifPackets, this.ifSyn, this.ifSynAck, this.ifNewFlows, this.ifPortCount, hosts.size,
+      const ifPeers = this.ifSketchOn ? Math.max(hosts.size, Math.round(this.ifSketch!.estimate())) : hosts.size;
+      const m = this.metrics(this.ifBytes, this.ifPackets, this.ifSyn, this.ifSynAck, this.ifNewFlows, this.ifPortCount, ifPeers,
         this.ifRst, this.ifFin, this.ifDataSegments, this.ifRetransmissions, this.ifOutOfOrder);
       this.mixMetrics(m, this.ifPackets, this.ifBytes, this.ifProtoPackets, this.ifProtoBytes, 0, this.ifReflectorBytes, 0, this.ifRttSum, this.ifRttCount);
-      records.push({ scope: 'interface', key: `iface ${ifName}`, windowStart: start, windowEnd: end, metrics: m });
+      const rec: TrafficRecord = { scope: 'interface', key: `iface ${ifName}`, windowStart: start, windowEnd: end, metrics: m };
+      if (this.winHostMissed) rec.distinctAccuracy = { distinctPeers: this.ifSketchOn ? 'estimate' : 'lower-bound' };
+      records.push(rec);
     }
     const addressCache: string[] = [];
     const address = (id: number): string => (addressCache[id] ??= formatAddress(addrBytes, id * 16));
@@ -720,7 +1012,7 @@ export class FlowAggregator {
         const ip = address(id);
         const bytes = hosts.bytes[role]![id]!, packets = hosts.packets[role]![id]!;
         const m = this.metrics(bytes, packets, hosts.syn[role]![id]!, hosts.synAck[role]![id]!,
-          hosts.newFlows[role]![id]!, hosts.dstPorts[role]!.count(id), hosts.peers[role]!.count(id),
+          hosts.newFlows[role]![id]!, hosts.dstPorts[role]!.count(id), this.peerCount(hosts, this.hostSketches, role, id),
           hosts.rst[role]![id]!, hosts.fin[role]![id]!, hosts.dataSegments[role]![id]!, hosts.retransmissions[role]![id]!, hosts.outOfOrder[role]![id]!);
         const refl = hosts.reflectorBytes[role]!;
         const row = refl.rowOf[id]!;
@@ -742,6 +1034,8 @@ export class FlowAggregator {
         } else {
           rec.dstIp = ip;
         }
+        const accuracy = FlowAggregator.peerAccuracy(hosts, role, id);
+        if (accuracy !== undefined) rec.distinctAccuracy = { distinctPeers: accuracy };
         if (this.internal.length > 0) rec.direction = this.isInternal(addrBytes, id * 16) ? 'internal' : 'external';
         records.push(rec);
       }
@@ -776,6 +1070,9 @@ export class FlowAggregator {
       records.push(rec);
     }
     this.stats.flowsEnded = (this.stats.flowsEnded ?? 0) + ended;
+    if (this.services !== null) this.serviceRecords(this.services, records, start, end);
+    if (this.pairs !== null) this.pairRecords(this.pairs, records, start, end);
+    if (this.subnets !== null) this.subnetRecords(this.subnets, records, start, end);
 
     this.stats.windows++;
     const msg: WindowMessage = {
@@ -797,6 +1094,99 @@ export class FlowAggregator {
       if (flows.emergency && flows.size * 100 <= flows.maxFlows * (100 - this.options.emergencyRecoveryPercent)) flows.emergency = false;
     }
     return msg;
+  }
+
+  /** The metrics of key `id` of table `t` in `role` (every scope's metrics; `ports` / `peers` as given). */
+  private tableMetrics(t: HostTable, role: number, id: number, ports: number, peers: number): Metrics {
+    return this.metrics(t.bytes[role]![id]!, t.packets[role]![id]!, t.syn[role]![id]!, t.synAck[role]![id]!, t.newFlows[role]![id]!, ports, peers,
+      t.rst[role]![id]!, t.fin[role]![id]!, t.dataSegments[role]![id]!, t.retransmissions[role]![id]!, t.outOfOrder[role]![id]!);
+  }
+
+  /** Adds the protocol mix, reflector bytes and handshake RTT of key `id` of table `t` in `role` to `m`. */
+  private tableMix(m: Metrics, t: HostTable, role: number, id: number): void {
+    const refl = t.reflectorBytes[role]!;
+    const row = refl.rowOf[id]!;
+    this.mixMetrics(m, t.packets[role]![id]!, t.bytes[role]![id]!, t.protoPackets[role]!, t.protoBytes[role]!, id * PROTO_CLASSES,
+      refl.pool, row < 0 ? -1 : row * REFLECTOR_PORTS.length, t.rttSum[role]![id]!, t.rttCount[role]![id]!);
+  }
+
+  /** Address text of the 4 words at `words[w …]` (platform byte order). */
+  private static wordsAddress(words: Int32Array, w: number): string {
+    return formatAddress(new Uint8Array(words.buffer, words.byteOffset + w * 4, 16), 0);
+  }
+
+  /** `service` records: `10.0.0.5:443/tcp`, `[2001:db8::5]:443/tcp`. */
+  private serviceRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): void {
+    const order = t.order[ROLE_SRC];
+    for (let k = 0; k < t.roleCount[ROLE_SRC]!; k++) {
+      const id = order[k]!;
+      const o = id * SERVICE_WORDS;
+      const ip = FlowAggregator.wordsAddress(t.words, o);
+      const pp = t.words[o + 4]!;
+      const port = pp & 0xffff, name = protocolName(pp >>> 16);
+      const m = this.tableMetrics(t, ROLE_SRC, id, 1, this.peerCount(t, this.serviceSketches, ROLE_SRC, id));
+      const handshakes = t.rttCount[ROLE_SRC][id]!;
+      m.handshakes = handshakes;
+      if (handshakes > 0) m.handshakeRttMs = t.rttSum[ROLE_SRC][id]! / handshakes;
+      const rec: TrafficRecord = {
+        scope: 'service', key: `${ip.includes(':') ? `[${ip}]` : ip}:${port}/${name}`, windowStart: start, windowEnd: end,
+        dstIp: ip, dstPort: port, protocol: name, metrics: m,
+      };
+      const accuracy = FlowAggregator.peerAccuracy(t, ROLE_SRC, id);
+      if (accuracy !== undefined) rec.distinctAccuracy = { distinctPeers: accuracy };
+      if (this.internal.length > 0) {
+        rec.direction = this.isInternal(new Uint8Array(t.words.buffer, t.words.byteOffset + o * 4, 16), 0) ? 'internal' : 'external';
+      }
+      records.push(rec);
+    }
+  }
+
+  /** `hostPair` records: `10.0.0.1 > 10.0.0.2`. */
+  private pairRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): void {
+    const order = t.order[ROLE_SRC];
+    for (let k = 0; k < t.roleCount[ROLE_SRC]!; k++) {
+      const id = order[k]!;
+      const o = id * PAIR_WORDS;
+      const srcIp = FlowAggregator.wordsAddress(t.words, o), dstIp = FlowAggregator.wordsAddress(t.words, o + 4);
+      const m = this.tableMetrics(t, ROLE_SRC, id, t.dstPorts[ROLE_SRC].count(id), 1);
+      this.tableMix(m, t, ROLE_SRC, id);
+      const rec: TrafficRecord = { scope: 'hostPair', key: `${srcIp} > ${dstIp}`, windowStart: start, windowEnd: end, srcIp, dstIp, metrics: m };
+      if (this.internal.length > 0) {
+        const bytes = new Uint8Array(t.words.buffer, t.words.byteOffset + o * 4, 32);
+        const si = this.isInternal(bytes, 0), di = this.isInternal(bytes, 16);
+        rec.direction = si ? (di ? 'internal' : 'outbound') : (di ? 'inbound' : 'external');
+      }
+      records.push(rec);
+    }
+  }
+
+  /** `subnet` records: `dst 10.0.0.0/24` (received), `src 10.0.0.0/24` (sent); dst first, as for hosts. */
+  private subnetRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): void {
+    for (const role of [ROLE_DST, ROLE_SRC]) {
+      const order = t.order[role]!;
+      const side = role === ROLE_SRC ? 'src' : 'dst';
+      for (let k = 0; k < t.roleCount[role]!; k++) {
+        const id = order[k]!;
+        const o = id * 4;
+        const w = t.words;
+        const v4 = w[o] === 0 && w[o + 1] === 0 && w[o + 2] === V4_MAPPED_WORD;
+        const subnet = `${FlowAggregator.wordsAddress(w, o)}/${v4 ? this.options.subnetPrefixV4 : this.options.subnetPrefixV6}`;
+        const m = this.tableMetrics(t, role, id, t.dstPorts[role]!.count(id), this.peerCount(t, this.subnetSketches, role, id));
+        this.tableMix(m, t, role, id);
+        m.distinctHosts = t.members[role]!.count(id);
+        const rec: TrafficRecord = { scope: 'subnet', key: `${side} ${subnet}`, windowStart: start, windowEnd: end, subnet, side, metrics: m };
+        const accuracy = FlowAggregator.peerAccuracy(t, role, id);
+        if (accuracy !== undefined || t.memberMissed[role]![id] === 1) {
+          rec.distinctAccuracy = {};
+          if (accuracy !== undefined) rec.distinctAccuracy.distinctPeers = accuracy;
+          if (t.memberMissed[role]![id] === 1) rec.distinctAccuracy.distinctHosts = 'lower-bound';
+        }
+        if (this.internal.length > 0) {
+          rec.direction = this.isInternal(new Uint8Array(w.buffer, w.byteOffset + o * 4, 16), 0) ? 'internal' : 'external';
+        }
+        records.push(rec);
+      }
+    }
   }
 
   /**

@@ -49,6 +49,13 @@ export function hashAddress(words: Int32Array, w: number, seed: number): number 
   return murmurFinal(h ^ 16);
 }
 
+/** Hash (int32) of the `n` words at `words[w … w+n-1]`, seeded with `seed` (MurmurHash3 x86_32 over 4n bytes). */
+export function hashWords(words: Int32Array, w: number, n: number, seed: number): number {
+  let h = seed;
+  for (let k = 0; k < n; k++) h = murmurMix(h, words[w + k]!);
+  return murmurFinal(h ^ (4 * n));
+}
+
 /** Smallest power of two ≥ `n` (n ≥ 1). */
 function pow2AtLeast(n: number): number {
   let p = 1;
@@ -603,6 +610,17 @@ export class DistinctColumn {
     return this.first[id] === NONE ? 0 : 1;
   }
 
+  /**
+   * Calls `fn` with each member of `id`, in no particular order (allocates an iterator when the id
+   * holds a set: for the one-time seeding of a sketch, not for the per-packet path).
+   */
+  forEach(id: number, fn: (member: number) => void): void {
+    const set = this.sets[id];
+    if (set !== undefined) { set.forEach(fn); return; }
+    const f = this.first[id]!;
+    if (f !== NONE) fn(f);
+  }
+
   /** Members of `id`, ascending (allocates: for records). */
   sorted(id: number): number[] {
     const set = this.sets[id];
@@ -625,13 +643,17 @@ export class DistinctColumn {
 }
 
 /**
- * The distinct addresses of one window (host ids `0 … size-1` in order of first sight) and, per
- * role (sent = {@link ROLE_SRC}, received = {@link ROLE_DST}), the accumulators of the `srcHost` /
- * `dstHost` records.
+ * The distinct keys of one window (ids `0 … size-1` in order of first sight) and, per role (sent =
+ * {@link ROLE_SRC}, received = {@link ROLE_DST}), the accumulators of their records.
  *
- * Each role holds at most `maxHostsPerRole` hosts. An address is interned only when it gets a role
+ * A key is `keyWords` 32-bit words: 4 for an address (the `srcHost` / `dstHost` table, and the
+ * subnet table, whose keys are masked addresses), 5 for a service (address + protocol·65536 + port),
+ * 8 for a host pair (source address, destination address). The service and host-pair tables use
+ * only {@link ROLE_SRC}.
+ *
+ * Each role holds at most `maxHostsPerRole` keys. A key is interned only when it gets a role
  * record or already has one in the other role, so the table never holds more than
- * 2 × `maxHostsPerRole` addresses. A host refused by a full role gets no record of its own for that
+ * 2 × `maxHostsPerRole` keys. A key refused by a full role gets no record of its own for that
  * role in this window; its packets still count on the interface and on the peer's record.
  */
 export class HostTable {
@@ -642,8 +664,25 @@ export class HostTable {
   roleCount = [0, 0];
   /** Host ids with a record per role, in order of their first packet in that role. */
   order: [Int32Array, Int32Array];
-  /** Address words (4 per host). */
+  /** Key words ({@link keyWords} per id; for an address table the 16 address bytes). */
   words: Int32Array;
+  /** Words per key (4: address; 5: service; 8: host pair). */
+  readonly keyWords: number;
+  /**
+   * Per role: 1 when a peer of the key was not counted in `peers` because the host table refused it
+   * (it was full), so that `peers.count` is a lower bound. Set by the caller.
+   */
+  peerMissed: [Uint8Array, Uint8Array];
+  /**
+   * Per role: 0, or k + 1 when the key's distinct peers are also counted in HyperLogLog sketch k of
+   * the owner's pool (set by the caller, see `FlowAggregator`: a key gets a sketch when its exact peer
+   * set misses a peer). The sketch then holds every peer of the window, the exact ones included.
+   */
+  peerSketch: [Uint8Array, Uint8Array];
+  /** Distinct own-side host ids per role (subnet table: the subnet's addresses that sent / received). */
+  members: [DistinctColumn, DistinctColumn];
+  /** Per role: 1 when an own-side address was not counted in `members` (host table full). */
+  memberMissed: [Uint8Array, Uint8Array];
   private hash: Int32Array;
   private buckets: Int32Array;
   private chain: Int32Array;
@@ -690,15 +729,20 @@ export class HostTable {
   /**
    * @param maxHostsPerRole cap of records per role, integer ≥ 1
    * @param maxScanPorts cap of {@link synDstPorts} per source
+   * @param keyWords 32-bit words per key (4 for addresses, the default)
    */
-  constructor(maxHostsPerRole: number, maxScanPorts: number) {
+  constructor(maxHostsPerRole: number, maxScanPorts: number, keyWords = 4) {
     this.maxHostsPerRole = maxHostsPerRole;
+    this.keyWords = keyWords;
     this.maxCapacity = maxHostsPerRole * 2;
     this.seed = (Math.random() * 0x100000000) | 0;
     const n = Math.min(this.maxCapacity, INITIAL_CAPACITY);
     this.capacity = n;
-    this.words = new Int32Array(n * 4);
+    this.words = new Int32Array(n * keyWords);
     this.hash = new Int32Array(n);
+    this.peerMissed = [new Uint8Array(n), new Uint8Array(n)];
+    this.memberMissed = [new Uint8Array(n), new Uint8Array(n)];
+    this.peerSketch = [new Uint8Array(n), new Uint8Array(n)];
     this.buckets = new Int32Array(pow2AtLeast(n * 2)).fill(NONE);
     this.chain = new Int32Array(n).fill(NONE);
     this.order = [new Int32Array(n), new Int32Array(n)];
@@ -711,6 +755,7 @@ export class HostTable {
     const unbounded = Number.MAX_SAFE_INTEGER;
     this.dstPorts = [new DistinctColumn(n, unbounded), new DistinctColumn(n, unbounded)];
     this.peers = [new DistinctColumn(n, unbounded), new DistinctColumn(n, unbounded)];
+    this.members = [new DistinctColumn(n, unbounded), new DistinctColumn(n, unbounded)];
     this.synDstPorts = new DistinctColumn(n, maxScanPorts);
     this.synDstHosts = new DistinctColumn(n, unbounded);
     this.rst = [new Uint32Array(n), new Uint32Array(n)];
@@ -726,14 +771,22 @@ export class HostTable {
     this.reflectorBytes = [new SparseRows(n, r), new SparseRows(n, r)];
   }
 
-  /** Finds the host id of the address at `words[w … w+3]` (hash from {@link hashAddress} with {@link seed}); -1 if absent. */
+  /**
+   * Finds the id of the key at `words[w … w+keyWords-1]` (hash from {@link hashAddress} or
+   * {@link hashWords} with {@link seed}); -1 if absent.
+   */
   find(words: Int32Array, w: number, hash: number): number {
     const hw = this.words;
+    const kw = this.keyWords;
     let id = this.buckets[hash & (this.buckets.length - 1)]!;
     while (id !== NONE) {
       if (this.hash[id] === hash) {
-        const o = id * 4;
-        if (hw[o] === words[w] && hw[o + 1] === words[w + 1] && hw[o + 2] === words[w + 2] && hw[o + 3] === words[w + 3]) return id;
+        const o = id * kw;
+        if (hw[o] === words[w] && hw[o + 1] === words[w + 1] && hw[o + 2] === words[w + 2] && hw[o + 3] === words[w + 3]) {
+          let k = 4;
+          while (k < kw && hw[o + k] === words[w + k]) k++;
+          if (k === kw) return id;
+        }
       }
       id = this.chain[id]!;
     }
@@ -754,6 +807,9 @@ export class HostTable {
     return id;
   }
 
+  /** The stored hash of key `id` (the value given to {@link claim}; for an address table {@link hashAddress} with {@link seed}). */
+  keyHash(id: number): number { return this.hash[id]!; }
+
   /** Empties the table for a new window. */
   clear(): void {
     const used = this.size;
@@ -768,6 +824,10 @@ export class HostTable {
       this.newFlows[r]!.fill(0, 0, used);
       this.dstPorts[r]!.clear(used);
       this.peers[r]!.clear(used);
+      this.members[r]!.clear(used);
+      this.peerMissed[r]!.fill(0, 0, used);
+      this.memberMissed[r]!.fill(0, 0, used);
+      this.peerSketch[r]!.fill(0, 0, used);
       this.rst[r]!.fill(0, 0, used);
       this.fin[r]!.fill(0, 0, used);
       this.dataSegments[r]!.fill(0, 0, used);
@@ -788,9 +848,9 @@ export class HostTable {
   private intern(words: Int32Array, w: number, hash: number): number {
     if (this.size === this.capacity) this.grow();
     const id = this.size++;
-    const o = id * 4;
-    this.words[o] = words[w]!; this.words[o + 1] = words[w + 1]!;
-    this.words[o + 2] = words[w + 2]!; this.words[o + 3] = words[w + 3]!;
+    const kw = this.keyWords;
+    const o = id * kw;
+    for (let k = 0; k < kw; k++) this.words[o + k] = words[w + k]!;
     this.hash[id] = hash;
     const b = hash & (this.buckets.length - 1);
     this.chain[id] = this.buckets[b]!;
@@ -800,7 +860,7 @@ export class HostTable {
 
   private grow(): void {
     const n = Math.min(this.maxCapacity, this.capacity * 2);
-    this.words = grownInt32(this.words, n * 4, 0);
+    this.words = grownInt32(this.words, n * this.keyWords, 0);
     this.hash = grownInt32(this.hash, n, 0);
     this.chain = grownInt32(this.chain, n, NONE);
     for (let r = 0; r < 2; r++) {
@@ -813,6 +873,10 @@ export class HostTable {
       this.newFlows[r] = grownUint32(this.newFlows[r]!, n);
       this.dstPorts[r]!.grow(n);
       this.peers[r]!.grow(n);
+      this.members[r]!.grow(n);
+      this.peerMissed[r] = grownUint8(this.peerMissed[r]!, n);
+      this.memberMissed[r] = grownUint8(this.memberMissed[r]!, n);
+      this.peerSketch[r] = grownUint8(this.peerSketch[r]!, n);
       this.rst[r] = grownUint32(this.rst[r]!, n);
       this.fin[r] = grownUint32(this.fin[r]!, n);
       this.dataSegments[r] = grownUint32(this.dataSegments[r]!, n);

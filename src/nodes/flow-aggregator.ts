@@ -10,15 +10,19 @@
 import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
 import { FlowAggregator } from '../core/flow-aggregator';
 import type { FlowAggregatorOptions } from '../core/flow-aggregator';
-import type { PacketBatch, WindowMessage } from '../core/contracts';
-import { catalogue, compactNumber, configNumber, errorMessage, rejectInput, scopesFromConfig, statusError, statusIdle, statusOk, statusWarn } from './glue';
+import type { AggregatorCounters, PacketBatch, WindowMessage } from '../core/contracts';
+import { catalogue, compactNumber, configNumber, errorMessage, rejectInput, resolveSettings, scopesFromConfig, settingNumber, statusError, statusIdle, statusOk, statusWarn, type SettingType } from './glue';
 
 /** Editor fields of the node (numbers arrive as strings, checkboxes as booleans). */
 interface FlowAggregatorNodeDef extends NodeDef {
   /** Window (s), default 10. */
   windowSeconds?: string | number;
+  /** Where {@link windowSeconds} comes from (TypedInput): typed in (`num`), `env`, `flow` or `global`. */
+  windowSecondsType?: SettingType;
   /** Max flows, default 100 000. */
   maxFlows?: string | number;
+  /** Where {@link maxFlows} comes from: `num` or `env`. */
+  maxFlowsType?: SettingType;
   /** Max hosts per window (each of srcHost / dstHost), default 50 000. */
   maxHostsPerWindow?: string | number;
   /** Flow idle timeout (s), default 60. */
@@ -33,32 +37,51 @@ interface FlowAggregatorNodeDef extends NodeDef {
   interfaceName?: string;
   /** Internal networks: CIDR prefixes separated by commas, spaces or new lines; empty = no direction tagging. */
   internalNetworks?: string;
+  /** Where {@link internalNetworks} comes from: typed in (`str`), `env`, `flow` or `global` (a string, or an array of CIDRs). */
+  internalNetworksType?: SettingType;
   scopeInterface?: boolean;
   scopeDstHost?: boolean;
   scopeSrcHost?: boolean;
   scopeFlow?: boolean;
+  scopeService?: boolean;
+  scopeHostPair?: boolean;
+  scopeSubnet?: boolean;
+  /** Prefix length of IPv4 subnet records, default 24. */
+  subnetPrefixV4?: string | number;
+  /** Prefix length of IPv6 subnet records, default 64. */
+  subnetPrefixV6?: string | number;
 }
 
 /** Turns the editor config into core options (does not validate: the core does, with a RangeError). */
 function optionsFromConfig(config: FlowAggregatorNodeDef): FlowAggregatorOptions {
-  // a flow saved before the checkboxes existed has none of them: emit every scope
+  // a flow saved before the checkboxes existed has none of them: interface, hosts and flows (service, host pair, subnet are opt-in)
   const scopes = scopesFromConfig(config, true);
   const name = typeof config.interfaceName === 'string' ? config.interfaceName.trim() : '';
   const options: FlowAggregatorOptions = {
-    windowMs: Math.round(configNumber(config.windowSeconds, 10) * 1000),
-    maxFlows: configNumber(config.maxFlows, 100_000),
+    windowMs: Math.round(settingNumber(config.windowSeconds, 10, 'windowSeconds') * 1000),
+    maxFlows: settingNumber(config.maxFlows, 100_000, 'maxFlows'),
     maxHostsPerWindow: configNumber(config.maxHostsPerWindow, 50_000),
     flowIdleTimeoutMs: Math.round(configNumber(config.flowIdleTimeoutSeconds, 60) * 1000),
     flowActiveTimeoutMs: Math.round(configNumber(config.flowActiveTimeoutSeconds, 1800) * 1000),
     emergencyIdleTimeoutMs: Math.round(configNumber(config.emergencyIdleTimeoutSeconds, 10) * 1000),
     emergencyRecoveryPercent: configNumber(config.emergencyRecoveryPercent, 30),
+    subnetPrefixV4: configNumber(config.subnetPrefixV4, 24),
+    subnetPrefixV6: configNumber(config.subnetPrefixV6, 64),
     scopes,
   };
   if (name !== '') options.interfaceName = name;
-  if (typeof config.internalNetworks === 'string' && config.internalNetworks.trim() !== '') {
-    options.internalNetworks = config.internalNetworks.split(/[\s,]+/).filter((c) => c !== '');
+  const nets: unknown = config.internalNetworks;
+  if (Array.isArray(nets)) {
+    options.internalNetworks = nets.map((c) => String(c).trim()).filter((c) => c !== '');
+  } else if (typeof nets === 'string' && nets.trim() !== '') {
+    options.internalNetworks = nets.split(/[\s,]+/).filter((c) => c !== '');
   }
   return options;
+}
+
+/** Packets refused by the service, host-pair and subnet tables (cumulative). */
+function keyEvictions(c: AggregatorCounters): number {
+  return (c.serviceEvictions ?? 0) + (c.hostPairEvictions ?? 0) + (c.subnetEvictions ?? 0);
 }
 
 export = function (RED: NodeAPI): void {
@@ -71,7 +94,8 @@ export = function (RED: NodeAPI): void {
     let core: FlowAggregator | undefined;
     let configError = '';
     try {
-      core = new FlowAggregator(optionsFromConfig(config));
+      // window, flow cap and internal networks are TypedInputs: typed in, or read now from env / flow / global
+      core = new FlowAggregator(optionsFromConfig(resolveSettings(RED, node, config, ['windowSeconds', 'maxFlows', 'internalNetworks'])));
       node.status(statusIdle(t('status.waiting')));
     } catch (err) {
       configError = errorMessage(err);
@@ -80,6 +104,7 @@ export = function (RED: NodeAPI): void {
     }
     let seenFlowEvictions = 0;
     let seenHostEvictions = 0;
+    let seenKeyEvictions = 0;
 
     function showStatus(agg: FlowAggregator): void {
       const c = agg.counters;
@@ -89,11 +114,14 @@ export = function (RED: NodeAPI): void {
         node.status(statusWarn(t('status.flowTableFull', { evicted: compactNumber(c.flowEvictions) })));
       } else if (c.hostEvictions > seenHostEvictions) {
         node.status(statusWarn(t('status.hostCapHit', { refused: compactNumber(c.hostEvictions) })));
+      } else if (keyEvictions(c) > seenKeyEvictions) {
+        node.status(statusWarn(t('status.recordCapHit', { refused: compactNumber(keyEvictions(c)) })));
       } else {
         node.status(statusOk(t('status.running', { flows: compactNumber(c.trackedFlows), windows: compactNumber(c.windows) })));
       }
       seenFlowEvictions = c.flowEvictions;
       seenHostEvictions = c.hostEvictions;
+      seenKeyEvictions = keyEvictions(c);
     }
 
     node.on('input', (msg, send, done) => {
@@ -102,7 +130,7 @@ export = function (RED: NodeAPI): void {
         const m = msg as NodeMessage & { reset?: unknown };
         if (m.reset === true) {
           core.reset();
-          seenFlowEvictions = seenHostEvictions = 0;
+          seenFlowEvictions = seenHostEvictions = seenKeyEvictions = 0;
           if (m.payload === undefined || m.payload === null || typeof m.payload !== 'object') {
             node.status(statusIdle(t('status.reset')));
             done();

@@ -63,18 +63,24 @@ export function configNumber(value: unknown, fallback: number): number {
   return Number.isFinite(n) ? n : fallback;
 }
 
-/** The scope checkboxes of an edit dialog (`scopeInterface`, `scopeDstHost`, `scopeSrcHost`, `scopeFlow`). */
+/**
+ * The scope checkboxes of an edit dialog (`scopeInterface`, `scopeDstHost`, `scopeSrcHost`,
+ * `scopeFlow`, `scopeService`, `scopeHostPair`, `scopeSubnet`).
+ */
 export interface ScopeCheckboxes {
   scopeInterface?: boolean;
   scopeDstHost?: boolean;
   scopeSrcHost?: boolean;
   scopeFlow?: boolean;
+  scopeService?: boolean;
+  scopeHostPair?: boolean;
+  scopeSubnet?: boolean;
 }
 
 /**
  * The scopes ticked in a dialog, in {@link Scope} order. A checkbox missing from the saved config
  * (a flow saved before it existed) counts as its default: on for interface and hosts, `flowDefault`
- * for 5-tuple flows.
+ * for 5-tuple flows, off for service, host pair and subnet.
  */
 export function scopesFromConfig(config: ScopeCheckboxes, flowDefault: boolean): Scope[] {
   const ticked = (v: boolean | undefined, dflt: boolean) => (v === undefined ? dflt : v === true);
@@ -83,6 +89,9 @@ export function scopesFromConfig(config: ScopeCheckboxes, flowDefault: boolean):
   if (ticked(config.scopeDstHost, true)) scopes.push('dstHost');
   if (ticked(config.scopeSrcHost, true)) scopes.push('srcHost');
   if (ticked(config.scopeFlow, flowDefault)) scopes.push('flow');
+  if (ticked(config.scopeService, false)) scopes.push('service');
+  if (ticked(config.scopeHostPair, false)) scopes.push('hostPair');
+  if (ticked(config.scopeSubnet, false)) scopes.push('subnet');
   return scopes;
 }
 

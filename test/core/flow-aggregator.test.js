@@ -348,6 +348,20 @@ describe('FlowAggregator (core)', function () {
 
   describe('bounded memory', function () {
     /** 10,000 one-packet SYNs, each from a different spoofed source, to one victim; a real flow sends every 50th packet. */
+    /** Runs `fn` with Math.random replaced by a seeded generator (mulberry32). */
+    function seededRandom(seed, fn) {
+      const original = Math.random;
+      let a = seed >>> 0;
+      Math.random = () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+      try { return fn(); } finally { Math.random = original; }
+    }
+
     function floodPackets() {
       const pk = [];
       for (let i = 0; i < 10000; i++) {
@@ -378,7 +392,8 @@ describe('FlowAggregator (core)', function () {
     });
 
     it('caps host records per window; the victim and the interface still count the flood', function () {
-      const agg = new FlowAggregator({ maxFlows: 100, maxHostsPerWindow: 50 });
+      // hash seeds come from Math.random: seeded so that the estimates below are the same on every run
+      const agg = seededRandom(7, () => new FlowAggregator({ maxFlows: 100, maxHostsPerWindow: 50 }));
       const w = run(agg, floodPackets())[0];
       expect(recordsOf(w, 'srcHost')).to.have.length(50);
       expect(recordsOf(w, 'dstHost')).to.have.length(1);
@@ -387,8 +402,17 @@ describe('FlowAggregator (core)', function () {
       expect(w.counters.hostEvictions).to.equal(10200 - fromRecorded);
       expect(rec(w, 'dst 10.10.10.10').metrics).to.include({ packets: 10200, synCount: 10000 });
       expect(rec(w, 'iface test.pcap').metrics).to.include({ packets: 10200, synCount: 10000 });
-      // distinct counts stop at the caps
-      expect(rec(w, 'dst 10.10.10.10').metrics.distinctPeers).to.be.at.most(50);
+      // past the caps distinct counts are HyperLogLog estimates (p = 12, standard error 1.04/√4096):
+      // the victim saw 10,000 spoofed sources + 10.0.0.5, the interface those + the victim
+      const se = 1.04 / Math.sqrt(4096);
+      const victim = rec(w, 'dst 10.10.10.10');
+      expect(victim.distinctAccuracy).to.deep.equal({ distinctPeers: 'estimate' });
+      expect(Math.abs(victim.metrics.distinctPeers - 10001)).to.be.at.most(3 * se * 10001);
+      const iface = rec(w, 'iface test.pcap');
+      expect(iface.distinctAccuracy).to.deep.equal({ distinctPeers: 'estimate' });
+      expect(Math.abs(iface.metrics.distinctPeers - 10002)).to.be.at.most(3 * se * 10002);
+      // the sources with records sent to one peer each: exact, no flag
+      expect(recordsOf(w, 'srcHost').every((r) => r.metrics.distinctPeers === 1 && r.distinctAccuracy === undefined)).to.equal(true);
     });
 
     it('keeps every flow when the table grows (5,000 flows, each seen before and after growth)', function () {
@@ -406,10 +430,14 @@ describe('FlowAggregator (core)', function () {
     });
 
     it('reset() forgets flows, windows and counters', function () {
-      const agg = new FlowAggregator({ maxFlows: 100 });
+      const agg = new FlowAggregator({ maxFlows: 100, maxHostsPerWindow: 10, scopes: ['service', 'hostPair', 'subnet'] });
       agg.ingest(makeBatch(floodPackets()));
+      expect(agg.counters.hostPairEvictions).to.be.greaterThan(0);
       agg.reset();
-      expect(agg.counters).to.deep.equal({ packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 0, emergencyMode: 0, emergencyEntries: 0, flowsEnded: 0 });
+      expect(agg.counters).to.deep.equal({
+        packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 0, emergencyMode: 0, emergencyEntries: 0, flowsEnded: 0,
+        serviceEvictions: 0, hostPairEvictions: 0, subnetEvictions: 0,
+      });
       expect(agg.flush()).to.deep.equal([]);
     });
   });
@@ -551,6 +579,39 @@ describe('FlowAggregator (core)', function () {
         { ...ts, t: T0 + 6, flags: ACK, seq: 150, plen: 10 }, // 120–149 missing: gap
       ])[0];
       expect(rec(w, 'tcp 10.0.0.1:40000 > 10.0.0.2:80').metrics).to.include({ tcpRetransmissions: 1, tcpOutOfOrder: 1, packetLossPercent: 25 });
+    });
+
+    it('with the optional tcpHeaderLength column, counts small retransmissions that the bounds cannot prove', function () {
+      // a direction whose pure ACKs are not in view (mid-stream start), 32-byte headers, 10-byte segments
+      const ts = { ...c, hdr: 32 };
+      const packets = [
+        { ...ts, t: T0 + 1, flags: ACK, seq: 100, plen: 10 }, // 100–109
+        { ...ts, t: T0 + 2, flags: ACK, seq: 110, plen: 10 }, // 110–119
+        { ...ts, t: T0 + 3, flags: ACK, seq: 110, plen: 10 }, // retransmission of 110–119
+        { ...ts, t: T0 + 4, flags: ACK, seq: 120, plen: 10 }, // in order
+      ];
+      const key = 'tcp 10.0.0.1:40000 > 10.0.0.2:80';
+      // bounded: a 42-byte IP payload may be a 42-byte header with options, so nothing is provably data
+      const bounded = run(new FlowAggregator(), packets)[0];
+      expect(rec(bounded, key).metrics).to.include({ tcpRetransmissions: 0 });
+      const b = makeBatch(packets);
+      b.tcpHeaderLength = new Uint8Array(packets.length).fill(32);
+      const agg = new FlowAggregator();
+      const exact = [...agg.ingest(b), ...agg.flush()][0];
+      expect(rec(exact, key).metrics).to.include({ tcpRetransmissions: 1, tcpOutOfOrder: 0, packetLossPercent: 25 });
+    });
+
+    it('does not count a TCP keep-alive (one octet at SND.NXT − 1, RFC 1122 §4.2.3.6) as a retransmission or data', function () {
+      const ka = [
+        { ...c, t: T0 + 1, flags: ACK, seq: 100 }, // pure ACK: 20-byte header
+        { ...c, t: T0 + 2, flags: ACK, seq: 100, plen: 50 }, // 100–149
+        { ...c, t: T0 + 3, flags: ACK, seq: 149, plen: 1 }, // keep-alive: seq = next − 1, one octet
+        { ...c, t: T0 + 4, flags: ACK, seq: 149, plen: 1 }, // and again
+        { ...c, t: T0 + 5, flags: ACK, seq: 100, plen: 50 }, // a real retransmission
+      ];
+      const w = run(new FlowAggregator(), ka)[0];
+      // data segments: 2 (the keep-alives are not data), 1 retransmitted → 50 %
+      expect(rec(w, 'tcp 10.0.0.1:40000 > 10.0.0.2:80').metrics).to.include({ tcpRetransmissions: 1, tcpOutOfOrder: 0, packetLossPercent: 50 });
     });
 
     it('follows sequence numbers across the 2^32 wrap and across windows', function () {
@@ -870,6 +931,37 @@ describe('FlowAggregator (core)', function () {
         for (const [k, n] of got) expect(n, k).to.be.at.most(expected.get(k) || 0);
         const total = (m) => [...m.values()].reduce((a, b) => a + b, 0);
         expect(total(got)).to.be.at.least(Math.ceil(total(expected) * 0.6));
+      });
+    }
+
+    for (const file of ['wireshark__SkypeIRC.cap', 'ndpi__KakaoTalk_talk.pcap']) {
+      // The same captures with the TCP header length of each packet (tshark's tcp.hdr_len, as a decoder that fills
+      // the optional tcpHeaderLength column would give it): retransmissions per flow are exactly tshark's.
+      it(`${file}: with tcpHeaderLength, retransmissions per directional flow equal tshark's (keep-alives excluded)`, function () {
+        if (!hasTshark) this.skip();
+        const f = path.join(PCAPS, file);
+        const expected = new Map();
+        for (const r of rows(tshark(f, ['-Y', 'tcp.analysis.retransmission && tcp.len>0 && !icmp', '-T', 'fields',
+          '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'tcp.srcport', '-e', 'ip.dst', '-e', 'ipv6.dst', '-e', 'tcp.dstport']))) {
+          const k = flowKey('tcp', ...r);
+          expected.set(k, (expected.get(k) || 0) + 1);
+        }
+        // one line per IP frame, in capture order: the batches hold one row per decoded IP packet in the same order
+        const hdr = tshark(f, ['-Y', 'ip || ipv6', '-T', 'fields', '-e', 'tcp.hdr_len']).split('\n').slice(0, -1).map((l) => Number(l.split(',')[0]) || 0);
+        const { batches } = readCaptureFileSync(f);
+        expect(batches.reduce((n, b) => n + b.count, 0), 'rows line up with tshark\'s IP frames').to.equal(hdr.length);
+        const agg = new FlowAggregator({ windowMs: 10000 });
+        const got = new Map();
+        let off = 0;
+        for (const b of batches) {
+          const col = new Uint8Array(b.count);
+          for (let i = 0; i < b.count; i++) col[i] = b.protocol[i] === IPPROTO.TCP ? hdr[off + i] : 0;
+          off += b.count;
+          for (const w of agg.ingest({ ...b, tcpHeaderLength: col })) {
+            for (const r of recordsOf(w, 'flow')) if (r.metrics.tcpRetransmissions > 0) got.set(r.key, (got.get(r.key) || 0) + r.metrics.tcpRetransmissions);
+          }
+        }
+        expect(Object.fromEntries(got)).to.deep.equal(Object.fromEntries(expected));
       });
     }
 

@@ -181,6 +181,40 @@ describe('flow-aggregator node', function () {
     expect(w.records.map((r) => r.key)).to.deep.equal(['iface eth1', 'dst 10.0.0.2']);
   });
 
+  it('takes the window from an environment variable and the internal networks from global context (TypedInputs)', async function () {
+    process.env.NB_TEST_WINDOW_S = '5';
+    helper.settings({ functionGlobalContext: { siteNets: ['10.0.0.0/24'] } });
+    try {
+      const flow = [
+        { id: 'n1', type: 'flow-aggregator', windowSeconds: 'NB_TEST_WINDOW_S', windowSecondsType: 'env', internalNetworks: 'siteNets', internalNetworksType: 'global',
+          scopeInterface: false, scopeDstHost: true, scopeSrcHost: false, scopeFlow: false, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ];
+      await helper.load(aggregatorNode, flow);
+    } finally {
+      delete process.env.NB_TEST_WINDOW_S;
+      helper.settings({});
+    }
+    const n1 = helper.getNode('n1');
+    expect(n1, 'node started').to.exist;
+    const got = nextMessage(helper.getNode('out'));
+    n1.receive({ payload: makeBatch([{ ...conn, t: T0 + 1000 }, { ...conn, t: T0 + 6000 }]) });
+    const w = (await got).payload;
+    expect(w, 'a 5 s window from the variable, not the default 10 s').to.include({ windowMs: 5000, windowEnd: T0 + 5000 });
+    expect(w.records.find((r) => r.key === 'dst 10.0.0.2').direction, '10.0.0.2 is inside the 10.0.0.0/24 from context').to.equal('internal');
+  });
+
+  it('a window variable that is not a number is a config error naming it', async function () {
+    process.env.NB_TEST_WINDOW_S = 'ten';
+    try {
+      await helper.load(aggregatorNode, [{ id: 'n1', type: 'flow-aggregator', windowSeconds: 'NB_TEST_WINDOW_S', windowSecondsType: 'env', wires: [['out']] }, { id: 'out', type: 'helper' }]);
+    } finally {
+      delete process.env.NB_TEST_WINDOW_S;
+    }
+    const logged = helper.log().args.map((a) => a[0]).filter((m) => m.level === helper.log().ERROR);
+    expect(logged.map((m) => String(m.msg)).join('\n')).to.match(/windowSeconds: "ten" is not a number/);
+  });
+
   it('shows a yellow status when the flow table evicts', async function () {
     const flow = [
       { id: 'n1', type: 'flow-aggregator', maxFlows: '10', wires: [['out']] },
