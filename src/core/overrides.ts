@@ -14,7 +14,7 @@
  * @packageDocumentation
  */
 import type { AnomalyEvent, TrafficRecord, WindowMessage } from './contracts';
-import { RuleDetector, type DetectorOptions } from './rules';
+import { RuleDetector, profileValues, type DetectorOptions, type SensitivityProfile } from './rules';
 
 /** An IP address as bytes: 4 bytes for IPv4 (also for `::ffff:a.b.c.d`), 16 for IPv6. */
 export interface IpAddressBytes {
@@ -209,6 +209,12 @@ export class PrefixMatcher<T> {
 export interface OverrideProfile {
   /** CIDR prefix, e.g. `192.168.10.5/32` or `2001:db8::/48`. */
   cidr: string;
+  /**
+   * Sensitivity profile for these hosts (`steady`, `default`, `spiky`; `custom` or absent: the
+   * node's multipliers). Its four multipliers replace the node's; the explicit fields below still
+   * win over the profile's.
+   */
+  profile?: SensitivityProfile;
   /** Dual-EWMA multiplier of the fast EWMA (> 0). */
   fastMultiplier?: number;
   /** Dual-EWMA multiplier of the slow EWMA (> 0). */
@@ -223,24 +229,90 @@ export interface OverrideProfile {
   scanPorts?: number;
 }
 
-/** One allow-list entry: records whose address is in `cidr` are not evaluated at all. */
+/**
+ * One allow-list entry. A plain entry (`cidr` only): records whose address is in `cidr` are not
+ * evaluated at all. A **host pair** (`peer` set): flow and host-pair records between `cidr` and
+ * `peer`, either direction (a backup pair). A **service** (`port` set, optionally `protocol`):
+ * service records of a host in `cidr` on that port, and flow records to or from that port of such
+ * a host (a speed-test server's port). Pair and service entries can combine (`peer` and `port`).
+ * They silence only those records: the hosts' own and the interface's records, which also count
+ * that traffic, are still judged.
+ */
 export interface AllowEntry {
   /** CIDR prefix. */
   cidr: string;
   /** Why it is allowed (shown in the editor only). */
   note?: string;
+  /** Host pair: the other side, a CIDR prefix. */
+  peer?: string;
+  /** Service: the port (1–65535) on the `cidr` side. */
+  port?: number;
+  /** Service: `tcp` or `udp` (any when absent). */
+  protocol?: 'tcp' | 'udp';
+}
+
+/** A parsed pair/service allow entry. */
+interface NarrowAllow { block: CidrBlock; peer?: CidrBlock; port?: number; protocol?: string }
+
+const isNarrow = (a: AllowEntry): boolean => a.peer !== undefined || a.port !== undefined;
+
+/** Identity of an allow entry: the normalised prefix, peer, port and protocol. */
+function allowIdentity(a: AllowEntry): string {
+  return [parseCidr(a.cidr).text, a.peer === undefined ? '' : parseCidr(a.peer).text, a.port ?? '', a.protocol ?? ''].join(' ');
+}
+
+function parseNarrow(a: AllowEntry): NarrowAllow {
+  const n: NarrowAllow = { block: parseCidr(a.cidr) };
+  if (a.peer !== undefined) n.peer = parseCidr(a.peer);
+  if (a.port !== undefined) {
+    if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) throw new RangeError(`port must be a whole number 1–65535, got ${String(a.port)}`);
+    n.port = a.port;
+  }
+  if (a.protocol !== undefined) {
+    if (a.protocol !== 'tcp' && a.protocol !== 'udp') throw new RangeError(`protocol must be "tcp" or "udp", got ${JSON.stringify(a.protocol)}`);
+    if (a.port === undefined) throw new RangeError('protocol needs a port');
+    n.protocol = a.protocol;
+  }
+  return n;
+}
+
+/** Whether a pair/service allow entry covers a record (flow, hostPair and service records only). */
+function narrowCovers(n: NarrowAllow, record: TrafficRecord): boolean {
+  const inside = (block: CidrBlock | undefined, ip: string | undefined): boolean => {
+    if (block === undefined) return true;
+    const a = ip === undefined ? null : parseIpAddress(ip);
+    return a !== null && cidrContains(block, a);
+  };
+  if (n.protocol !== undefined && record.protocol !== undefined && record.protocol !== n.protocol) return false;
+  switch (record.scope) {
+    case 'service':
+      return n.peer === undefined && n.port !== undefined && record.dstPort === n.port && inside(n.block, record.dstIp);
+    case 'hostPair':
+      if (n.port !== undefined || n.peer === undefined) return false;
+      return (inside(n.block, record.srcIp) && inside(n.peer, record.dstIp)) || (inside(n.peer, record.srcIp) && inside(n.block, record.dstIp));
+    case 'flow': {
+      // the `cidr` side is the source or the destination; the port (if any) is on that side, the peer (if any) on the other
+      const fromSide = inside(n.block, record.srcIp) && (n.port === undefined || record.srcPort === n.port) && inside(n.peer, record.dstIp);
+      const toSide = inside(n.block, record.dstIp) && (n.port === undefined || record.dstPort === n.port) && inside(n.peer, record.srcIp);
+      return fromSide || toSide;
+    }
+    default:
+      return false;
+  }
 }
 
 /**
- * The address a record is matched by: `srcIp` for srcHost records, `dstIp` for dstHost records;
- * for flow records the one of `srcIp`/`dstIp` with the longer matching prefix (destination on a
- * tie); interface records have none (they always use the node's own settings).
+ * The address a record is matched by: `srcIp` for srcHost records, `dstIp` for dstHost and service
+ * records; for flow and host-pair records the one of `srcIp`/`dstIp` with the longer matching
+ * prefix (destination on a tie); interface and subnet records have none (they always use the
+ * node's own settings).
  */
 export function recordAddresses(record: TrafficRecord): string[] {
   switch (record.scope) {
     case 'srcHost': return record.srcIp !== undefined ? [record.srcIp] : [];
     case 'dstHost': return record.dstIp !== undefined ? [record.dstIp] : [];
-    case 'flow': return [record.dstIp, record.srcIp].filter((a): a is string => a !== undefined);
+    case 'flow': case 'hostPair': return [record.dstIp, record.srcIp].filter((a): a is string => a !== undefined);
+    case 'service': return record.dstIp !== undefined ? [record.dstIp] : [];
     default: return [];
   }
 }
@@ -262,27 +334,50 @@ export class ProfiledDetector {
   readonly base: RuleDetector;
   private readonly profiles: RuleDetector[];
   private readonly matcher: PrefixMatcher<Target>;
+  private readonly narrow: NarrowAllow[] = [];
   private allowSkipped = 0;
+  private readonly options: DetectorOptions;
+  /** The override and allow-list entries in force (copies). */
+  readonly overrides: readonly OverrideProfile[];
+  readonly allowList: readonly AllowEntry[];
 
   /**
    * @param options the node's detector options
    * @param overrides per-host overrides
    * @param allowList allow-listed prefixes
+   * @param previous a detector whose evidence to keep: its node detector, and the detector of each
+   *   override whose entry is unchanged (see {@link withChanges})
    * @throws {RangeError} on a bad CIDR, a prefix listed twice (in either list), or override values
    *   the RuleDetector rejects (the message names the override's CIDR).
    */
-  constructor(options: DetectorOptions, overrides: readonly OverrideProfile[] = [], allowList: readonly AllowEntry[] = []) {
-    this.base = new RuleDetector(options);
+  constructor(options: DetectorOptions, overrides: readonly OverrideProfile[] = [], allowList: readonly AllowEntry[] = [], previous?: ProfiledDetector) {
+    this.options = options;
+    this.overrides = overrides.map((o) => ({ ...o }));
+    this.allowList = allowList.map((a) => ({ ...a }));
+    this.base = previous?.base ?? new RuleDetector(options);
     this.profiles = overrides.map((o, i) => {
+      const same = previous?.overrides.findIndex((p) => sameOverride(p, o)) ?? -1;
+      if (same >= 0) return previous!.profiles[same]!;
       try {
         return new RuleDetector(mergeOverride(options, o));
       } catch (err) {
         throw new RangeError(`override ${i + 1} (${o.cidr}): ${(err as Error).message}`);
       }
     });
+    // pair and service entries are matched on their own; plain prefixes go to the longest-prefix matcher
+    const seenNarrow = new Map<string, number>();
+    allowList.forEach((a, i) => {
+      if (!isNarrow(a)) return;
+      let id: string;
+      try { this.narrow.push(parseNarrow(a)); id = allowIdentity(a); } catch (err) { throw new RangeError(`allow-list entry ${i + 1}: ${(err as Error).message}`); }
+      const before = seenNarrow.get(id);
+      if (before !== undefined) throw new RangeError(`allow-list entry ${i + 1}: the same pair/service as allow-list entry ${before}`);
+      seenNarrow.set(id, i + 1);
+    });
+    const plain = allowList.map((a, i) => ({ a, i })).filter(({ a }) => !isNarrow(a));
     const entries: Array<{ cidr: string; value: Target }> = [
       ...overrides.map((o, i) => ({ cidr: o.cidr, value: { kind: 'profile', index: i } as Target })),
-      ...allowList.map((a, i) => ({ cidr: a.cidr, value: { kind: 'allow', index: i } as Target })),
+      ...plain.map(({ a, i }) => ({ cidr: a.cidr, value: { kind: 'allow', index: i } as Target })),
     ];
     try {
       this.matcher = new PrefixMatcher(entries);
@@ -291,11 +386,9 @@ export class ProfiledDetector {
       const m = /^entry (\d+): (.*)$/.exec((err as Error).message);
       if (m === null) throw err;
       const n = Number(m[1]);
-      const where = n <= overrides.length ? `override ${n}` : `allow-list entry ${n - overrides.length}`;
-      const detail = m[2]!.replace(/is already entry (\d+)/, (_s, k: string) => {
-        const j = Number(k);
-        return `is already ${j <= overrides.length ? `override ${j}` : `allow-list entry ${j - overrides.length}`}`;
-      });
+      const name = (k: number): string => (k <= overrides.length ? `override ${k}` : `allow-list entry ${plain[k - overrides.length - 1]!.i + 1}`);
+      const where = name(n);
+      const detail = m[2]!.replace(/is already entry (\d+)/, (_s, k: string) => `is already ${name(Number(k))}`);
       throw new RangeError(`${where}: ${detail}`);
     }
   }
@@ -303,15 +396,57 @@ export class ProfiledDetector {
   /** Records skipped because they were allow-listed, since construction or the last reset. */
   get allowListed(): number { return this.allowSkipped; }
 
-  /** Number of override profiles and allow-list prefixes. */
+  /**
+   * A detector with entries added, replaced or removed (runtime control messages): an entry whose
+   * prefix equals one already in the same list replaces it (`remove: true` drops it); an allow
+   * entry drops an override of the same prefix and vice versa, so one prefix is in one list. An
+   * override entry merges into the override of the same prefix. The node detector and the
+   * detectors of unchanged overrides are kept with their evidence, and the allow-list count
+   * carries on. This detector is not changed.
+   * @throws {RangeError} on a bad CIDR or override value, naming the entry; nothing changes then.
+   */
+  withChanges(changes: { allow?: ReadonlyArray<AllowEntry & { remove?: boolean }>; override?: ReadonlyArray<OverrideProfile & { remove?: boolean }> }): ProfiledDetector {
+    const norm = (cidr: string): string => parseCidr(cidr).text;
+    let overrides = this.overrides.map((o) => ({ ...o }));
+    let allowList = this.allowList.map((a) => ({ ...a }));
+    for (const a of changes.allow ?? []) {
+      const { remove, ...entry } = a;
+      let id: string;
+      try { id = allowIdentity(entry); if (isNarrow(entry)) parseNarrow(entry); } catch (err) { throw new RangeError(`allow: ${(err as Error).message}`); }
+      allowList = allowList.filter((x) => allowIdentity(x) !== id);
+      // a plain prefix lives in one list: it replaces an override of the same prefix
+      if (!isNarrow(entry)) overrides = overrides.filter((x) => norm(x.cidr) !== norm(entry.cidr));
+      if (remove !== true) allowList.push(entry);
+    }
+    for (const o of changes.override ?? []) {
+      let text: string;
+      try { text = norm(o.cidr); } catch (err) { throw new RangeError(`override: ${(err as Error).message}`); }
+      const before = overrides.find((x) => norm(x.cidr) === text);
+      overrides = overrides.filter((x) => norm(x.cidr) !== text);
+      allowList = allowList.filter((x) => isNarrow(x) || norm(x.cidr) !== text);
+      if (o.remove !== true) {
+        const { remove: _r, ...values } = o;
+        overrides.push({ ...(before ?? {}), ...values });
+      }
+    }
+    const next = new ProfiledDetector(this.options, overrides, allowList, this);
+    next.allowSkipped = this.allowSkipped;
+    return next;
+  }
+
+  /** Number of override profiles and allow-list entries (prefixes, pairs, services). */
   get sizes(): { overrides: number; allowList: number } {
-    return { overrides: this.profiles.length, allowList: this.matcher.size - this.profiles.length };
+    return { overrides: this.profiles.length, allowList: this.matcher.size - this.profiles.length + this.narrow.length };
   }
 
   /**
-   * Which detector judges `record`: `-1` the node's own, `i ≥ 0` override i, `null` allow-listed.
+   * Which detector judges `record`: `-1` the node's own, `i ≥ 0` override i, `null` allow-listed
+   * (a pair or service entry covering it, else the longest matching prefix being an allow entry).
    */
   route(record: TrafficRecord): number | null {
+    if (this.narrow.length > 0 && (record.scope === 'flow' || record.scope === 'hostPair' || record.scope === 'service')) {
+      for (const n of this.narrow) if (narrowCovers(n, record)) return null;
+    }
     if (this.matcher.size === 0) return -1;
     let best: { block: CidrBlock; value: Target } | undefined;
     for (const a of recordAddresses(record)) {
@@ -328,7 +463,7 @@ export class ProfiledDetector {
    * @throws {ContractError} from the detectors on malformed annotations.
    */
   evaluate(window: WindowMessage): AnomalyEvent[] {
-    if (this.matcher.size === 0) return this.base.evaluate(window);
+    if (this.matcher.size === 0 && this.narrow.length === 0) return this.base.evaluate(window);
     const groups: TrafficRecord[][] = this.profiles.map(() => []);
     const own: TrafficRecord[] = [];
     const order = new Map<string, number>();
@@ -341,8 +476,9 @@ export class ProfiledDetector {
     });
     const events: AnomalyEvent[] = [];
     // the base detector always runs: it prunes its port-scan evidence by window time
-    events.push(...this.base.evaluate({ ...window, records: own }));
-    this.profiles.forEach((d, i) => { events.push(...d.evaluate({ ...window, records: groups[i]! })); });
+    // every detector sees the whole window as context (SYNs a host sent, flow fan-out, contributors)
+    events.push(...this.base.evaluate({ ...window, records: own }, window.records));
+    this.profiles.forEach((d, i) => { events.push(...d.evaluate({ ...window, records: groups[i]! }, window.records)); });
     this.allowSkipped += skipped;
     events.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0));
     return events;
@@ -356,12 +492,31 @@ export class ProfiledDetector {
   }
 }
 
-/** The node's options with an override's values put in (omitted values keep the node's). */
+function sameOverride(a: OverrideProfile, b: OverrideProfile): boolean {
+  const keys: Array<keyof OverrideProfile> = ['cidr', 'profile', 'fastMultiplier', 'slowMultiplier', 'highSigma', 'mediumSigma', 'scanSyns', 'scanPorts'];
+  return keys.every((k) => a[k] === b[k]);
+}
+
+/**
+ * The node's options with an override's values put in (omitted values keep the node's). Order, last
+ * wins: the node's multipliers (or the node's preset), the override's preset, the override's
+ * explicit numbers. The result's profile is `custom` with the numbers spelled out.
+ * @throws {RangeError} on an unknown profile name (node's or override's).
+ */
 export function mergeOverride(options: DetectorOptions, o: OverrideProfile): DetectorOptions {
+  const node = profileValues(options.profile);
+  const preset = profileValues(o.profile);
+  const pick = (explicit: number | undefined, fromPreset: number | undefined, fromNode: number | undefined, own: number | undefined): number | undefined =>
+    explicit ?? fromPreset ?? fromNode ?? own;
+  const fastMultiplier = pick(o.fastMultiplier, preset?.fastMultiplier, node?.fastMultiplier, options.dualEwma?.fastMultiplier);
+  const slowMultiplier = pick(o.slowMultiplier, preset?.slowMultiplier, node?.slowMultiplier, options.dualEwma?.slowMultiplier);
+  const highSigma = pick(o.highSigma, preset?.highSigma, node?.highSigma, options.spike?.highSigma);
+  const mediumSigma = pick(o.mediumSigma, preset?.mediumSigma, node?.mediumSigma, options.spike?.mediumSigma);
   return {
     ...options,
-    dualEwma: { ...options.dualEwma, ...(o.fastMultiplier !== undefined && { fastMultiplier: o.fastMultiplier }), ...(o.slowMultiplier !== undefined && { slowMultiplier: o.slowMultiplier }) },
-    spike: { ...options.spike, ...(o.highSigma !== undefined && { highSigma: o.highSigma }), ...(o.mediumSigma !== undefined && { mediumSigma: o.mediumSigma }) },
+    profile: 'custom',
+    dualEwma: { ...options.dualEwma, ...(fastMultiplier !== undefined && { fastMultiplier }), ...(slowMultiplier !== undefined && { slowMultiplier }) },
+    spike: { ...options.spike, ...(highSigma !== undefined && { highSigma }), ...(mediumSigma !== undefined && { mediumSigma }) },
     portScan: { ...options.portScan, ...(o.scanSyns !== undefined && { minSyns: o.scanSyns }), ...(o.scanPorts !== undefined && { minPorts: o.scanPorts }) },
   };
 }

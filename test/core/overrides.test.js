@@ -176,6 +176,55 @@ describe('overrides: ProfiledDetector', function () {
     expect(d.evaluate(win(2, [scanner('10.0.0.7', 30, range(17, 8))]))).to.deep.equal([]);
   });
 
+  it('withChanges (runtime control messages): adds, replaces, merges and removes entries, keeps unchanged detectors and their evidence', function () {
+    const d0 = new ProfiledDetector(options, [{ cidr: '10.0.0.0/24', scanSyns: 50, scanPorts: 10 }], [{ cidr: '192.168.0.0/16' }]);
+    expect(d0.evaluate(win(0, [scanner('10.0.0.7', 30, range(1, 8)), scanner('172.16.0.9', 60, range(1, 15))]))).to.deep.equal([]);
+    const d1 = d0.withChanges({ allow: [{ cidr: '172.20.0.1', note: 'fp' }], override: [{ cidr: '10.0.0.0/24', scanSyns: 55 }] });
+    expect(d1.allowList.map((a) => a.cidr)).to.deep.equal(['192.168.0.0/16', '172.20.0.1']);
+    // merged into the override of the same prefix; the old detector is not changed
+    expect(d1.overrides).to.deep.equal([{ cidr: '10.0.0.0/24', scanSyns: 55, scanPorts: 10 }]);
+    expect(d0.overrides).to.deep.equal([{ cidr: '10.0.0.0/24', scanSyns: 50, scanPorts: 10 }]);
+    // the node's detector kept 172.16.0.9's first window: 60 + 60 SYNs to 30 ports > 100 / > 20
+    const e = d1.evaluate(win(1, [scanner('172.16.0.9', 60, range(16, 15)), scanner('10.0.0.7', 30, range(9, 8))]));
+    expect(e.map((x) => x.key)).to.deep.equal(['src 172.16.0.9']); // 10.0.0.7: a changed override starts afresh (30 < 55)
+    // an allow entry for an overridden prefix replaces the override (one prefix, one list); remove undoes
+    const d2 = d1.withChanges({ allow: [{ cidr: '10.0.0.0/24' }] });
+    expect(d2.overrides).to.deep.equal([]);
+    expect(d2.route({ scope: 'srcHost', key: 'src 10.0.0.7', srcIp: '10.0.0.7', metrics: {} })).to.equal(null);
+    const d3 = d2.withChanges({ allow: [{ cidr: '10.0.0.0/24', remove: true }] });
+    expect(d3.route({ scope: 'srcHost', key: 'src 10.0.0.7', srcIp: '10.0.0.7', metrics: {} })).to.equal(-1);
+    expect(() => d3.withChanges({ allow: [{ cidr: '10.0.0.300' }] })).to.throw(RangeError, /allow: .*not an IPv4 address/);
+    expect(() => d3.withChanges({ override: [{ cidr: '10.0.0.0/8', profile: 'loud' }] })).to.throw(RangeError, /override 1 \(10\.0\.0\.0\/8\): profile must be one of/);
+  });
+
+  it('allow-list pairs and services skip only their flows / host-pair / service records, both directions', function () {
+    const d = new ProfiledDetector(options, [], [
+      { cidr: '10.0.0.5/32', peer: '10.0.9.0/24', note: 'backup pair' },
+      { cidr: '10.0.0.80', port: 5201, protocol: 'tcp', note: 'speed test' },
+    ]);
+    const flow = (src, sport, dst, dport, protocol = 'tcp') => ({ scope: 'flow', key: 'k', srcIp: src, srcPort: sport, dstIp: dst, dstPort: dport, protocol, metrics: {} });
+    expect(d.route(flow('10.0.0.5', 40000, '10.0.9.7', 873))).to.equal(null);
+    expect(d.route(flow('10.0.9.7', 873, '10.0.0.5', 40000))).to.equal(null); // the reverse direction
+    expect(d.route(flow('10.0.0.5', 40000, '10.0.8.7', 873))).to.equal(-1); // another peer
+    expect(d.route({ scope: 'hostPair', key: 'k', srcIp: '10.0.9.7', dstIp: '10.0.0.5', metrics: {} })).to.equal(null);
+    expect(d.route({ scope: 'dstHost', key: 'dst 10.0.0.5', dstIp: '10.0.0.5', metrics: {} })).to.equal(-1); // the host itself is judged
+    expect(d.route(flow('192.0.2.1', 50000, '10.0.0.80', 5201))).to.equal(null);
+    expect(d.route(flow('10.0.0.80', 5201, '192.0.2.1', 50000))).to.equal(null); // the server's replies
+    expect(d.route(flow('192.0.2.1', 50000, '10.0.0.80', 5201, 'udp'))).to.equal(-1); // tcp only
+    expect(d.route(flow('192.0.2.1', 50000, '10.0.0.80', 22))).to.equal(-1); // another port
+    expect(d.route({ scope: 'service', key: '10.0.0.80:5201/tcp', dstIp: '10.0.0.80', dstPort: 5201, protocol: 'tcp', metrics: {} })).to.equal(null);
+    expect(d.sizes).to.deep.equal({ overrides: 0, allowList: 2 });
+    // a plain prefix equal to a pair's is another entry; the same pair twice is an error; bad port
+    expect(() => new ProfiledDetector(options, [], [{ cidr: '10.0.0.5/32', peer: '10.0.9.0/24' }, { cidr: '10.0.0.5', peer: '10.0.9.1/24' }])).to.throw(RangeError, /allow-list entry 2: the same pair\/service as allow-list entry 1/);
+    expect(() => new ProfiledDetector(options, [{ cidr: '10.0.0.5/32' }], [{ cidr: '10.0.0.5/32', port: 70000 }])).to.throw(RangeError, /allow-list entry 1: port must be/);
+    expect(new ProfiledDetector(options, [{ cidr: '10.0.0.5/32' }], [{ cidr: '10.0.0.5/32', port: 22 }]).sizes).to.deep.equal({ overrides: 1, allowList: 1 });
+    // at runtime: a pair entry does not drop the override of its prefix; remove takes the pair out
+    const r = new ProfiledDetector(options, [{ cidr: '10.0.0.5/32', fastMultiplier: 4 }]).withChanges({ allow: [{ cidr: '10.0.0.5/32', peer: '10.0.9.0/24' }] });
+    expect(r.overrides).to.have.length(1);
+    expect(r.route(flow('10.0.0.5', 1, '10.0.9.1', 2))).to.equal(null);
+    expect(r.withChanges({ allow: [{ cidr: '10.0.0.5/32', peer: '10.0.9.0/24', remove: true }] }).route(flow('10.0.0.5', 1, '10.0.9.1', 2))).to.equal(0);
+  });
+
   it('rejects bad overrides, naming the list and entry', function () {
     expect(() => new ProfiledDetector(options, [{ cidr: '10.0.0.0/8' }], [{ cidr: '10.0.0.0/8' }])).to.throw(RangeError, /allow-list entry 1: 10\.0\.0\.0\/8 is already override 1/);
     expect(() => new ProfiledDetector(options, [{ cidr: '10.0.0.0/8', fastMultiplier: -1 }])).to.throw(RangeError, /override 1 \(10\.0\.0\.0\/8\): dualEwma\.fastMultiplier must be/);

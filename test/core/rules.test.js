@@ -175,10 +175,13 @@ describe('RuleDetector', function () {
       expect(only().evaluate(win(0, [rec(131)]))[0]).to.include({ severity: 'high', threshold: 130 });
     });
 
-    it('respects the noise floor (bitsPerSecond 80,000)', function () {
+    it('respects the noise floor (bitsPerSecond 1 Mbit/s by default, configurable)', function () {
       const rec = (v) => ({ scope: 'interface', key: 'iface eth0', metrics: { bitsPerSecond: v }, baseline: base('learning', { bitsPerSecond: mb(1000, 1000, 10) }) });
-      expect(only().evaluate(win(0, [rec(79_999)]))).to.deep.equal([]);
-      expect(only().evaluate(win(0, [rec(80_000)]))).to.have.length(1);
+      expect(only().evaluate(win(0, [rec(999_999)]))).to.deep.equal([]);
+      expect(only().evaluate(win(0, [rec(1_000_000)]))).to.have.length(1);
+      // the floor of the first releases (80 kbit/s) as an option
+      const low = new RuleDetector({ dualEwma: { enabled: false }, minimums: { bitsPerSecond: 80_000 } });
+      expect(low.evaluate(win(0, [rec(80_000)]))).to.have.length(1);
     });
 
     it('does not apply to bootstrap keys', function () {
@@ -304,6 +307,19 @@ describe('RuleDetector', function () {
       expect(one.ev, '10.0.0.1 was evicted by 10.0.0.2, its first 60 SYNs forgotten').to.deep.equal([]);
       expect(one.stats).to.deep.equal({ sources: 1, evictions: 2 });
       expect(run(2).ev).to.have.length(1);
+    });
+
+    it('at the cap drops the least recently seen tenth at once (a flood of sources stays linear)', function () {
+      const d = new RuleDetector({ maxScanSources: 20 });
+      d.evaluate(win(0, range(1, 20).map((i) => srcScan(`10.0.0.${i}`, 1, [1]))));
+      expect(d.scanStats()).to.deep.equal({ sources: 20, evictions: 0 });
+      d.evaluate(win(1, [srcScan('10.0.1.1', 1, [1])]));
+      // 2 of 20 dropped (10.0.0.1, 10.0.0.2: the least recently seen), then the new one added
+      expect(d.scanStats()).to.deep.equal({ sources: 19, evictions: 2 });
+      // 10.0.0.3 kept its first window: 60 + 60 SYNs to 30 ports fires; 10.0.0.1 starts afresh
+      d.evaluate(win(2, [srcScan('10.0.0.3', 59, range(2, 14))]));
+      const ev = d.evaluate(win(3, [srcScan('10.0.0.3', 60, range(16, 15)), srcScan('10.0.0.1', 60, range(16, 15))]));
+      expect(ev.map((e) => e.key)).to.deep.equal(['src 10.0.0.3']);
     });
 
     it('can be disabled; thresholds and window configurable', function () {
