@@ -5,7 +5,7 @@
 import { METRICS } from './contracts';
 
 /** Units of metrics that rules derive and the aggregator does not emit. */
-const DERIVED_UNITS: Readonly<Record<string, string>> = { synPerSecond: 'SYN/s' };
+const DERIVED_UNITS: Readonly<Record<string, string>> = { synPerSecond: 'SYN/s', icmpPacketsPerSecond: 'packet/s' };
 
 const groupFormats = new Map<number, Intl.NumberFormat>();
 /** `n` with thousands separators and at most `decimals` fraction digits (en-US: `12,345.6`). */
