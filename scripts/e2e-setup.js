@@ -18,6 +18,8 @@ const root = path.resolve(__dirname, '..');
 // repository's own node_modules (its pcap, its dependencies) and hide a broken install.
 const e2eDir = process.env.E2E_DIR || path.join(os.tmpdir(), 'netbaseline-e2e');
 let tarball = null;
+/** FlowFuse Dashboard 2 for examples/dashboard.json and test/e2e/dashboard.test.js. */
+const DASHBOARD = '@flowfuse/node-red-dashboard@1.31.0';
 
 function run(cmd, args, options = {}) {
   const r = spawnSync(cmd, args, { cwd: options.cwd ?? root, env: options.env ?? process.env, encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -39,7 +41,8 @@ function pack() {
 }
 
 /**
- * A fresh user directory with the packed package and node-red-node-email@5 installed by `npm` running on `env`'s Node.
+ * A fresh user directory with the packed package, node-red-node-email@5 and @flowfuse/node-red-dashboard
+ * (FlowFuse Dashboard 2, pinned: {@link DASHBOARD}) installed by `npm` running on `env`'s Node.
  * `omitOptional` installs it without its optional dependency `pcap`, as on a machine without
  * libpcap where that module cannot be built.
  */
@@ -48,9 +51,11 @@ function freshUserDir(name, env, omitOptional = false) {
   fs.rmSync(userDir, { recursive: true, force: true });
   fs.mkdirSync(userDir, { recursive: true });
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-user', private: true, description: 'e2e user directory' }, null, 2));
+  // @flowfuse/node-red-dashboard: the ui-table, ui-chart, ui-notification… of examples/dashboard.json (a
+  // user installs it from the palette manager too), pinned so that a new release cannot change the page under the test.
   // node-red-node-email: the e-mail node that examples/email-alerts.json sends through (a user installs it
   // from the palette manager); installed in the same npm run as the package.
-  run('npm', ['install', '--no-audit', '--no-fund', ...(omitOptional ? ['--omit=optional'] : []), pack(), 'node-red-node-email@5'], { cwd: userDir, env });
+  run('npm', ['install', '--no-audit', '--no-fund', ...(omitOptional ? ['--omit=optional'] : []), pack(), 'node-red-node-email@5', DASHBOARD], { cwd: userDir, env });
   return userDir;
 }
 

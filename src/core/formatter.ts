@@ -1,7 +1,8 @@
 /**
- * Shapes an {@link AnomalyEvent} for a receiving node: a one-line text (chat, log, dashboard), the
- * event as JSON with an MQTT topic, or an e-mail (subject, HTML body, plain-text alternative). The core of
- * the `anomaly-formatter` node.
+ * Shapes an {@link AnomalyEvent} for a receiving node: a one-line text (chat, log), the event as
+ * JSON with an MQTT topic, an e-mail (subject, HTML body, plain-text alternative), chat webhooks,
+ * SIEM lines, and the table rows, toasts and chart points of a FlowFuse Dashboard 2 page. The core
+ * of the `anomaly-formatter` node.
  *
  * Every shape says what happened, when (packet time, ISO 8601 UTC), the findings with their
  * baselines, and treats the alert as a signal for a person to investigate, never a verdict.
@@ -11,21 +12,26 @@
  *
  * @packageDocumentation
  */
-import { assertAnomalyEvent, ContractError } from './contracts';
+import { assertAnomalyEvent, assertWindowMessage, ContractError } from './contracts';
 import { formatCount, formatMetricValue, formatPercent, formatTime } from './units';
-import type { AnomalyEvent, Finding } from './contracts';
+import type { AnomalyEvent, Finding, Scope, Severity, WindowMessage } from './contracts';
 
 export { formatCount, formatMetricValue, formatPercent, formatTime };
 
 /**
- * Output shapes of {@link formatAnomaly}: `text`, `json`, `email` (node-red-node-email), `mqtt`
- * (topic template, JSON payload, retained current state), `slack`, `teams`, `discord` (webhook
- * JSON for an http request node), `syslog` (RFC 5424 line), `cef` (ArcSight CEF line).
+ * Output shapes of {@link formatAnomaly} / {@link formatMessages}: `text`, `json`, `email`
+ * (node-red-node-email), `mqtt` (topic template, JSON payload, retained current state), `slack`,
+ * `teams`, `discord` (webhook JSON for an http request node), `syslog` (RFC 5424 line), `cef`
+ * (ArcSight CEF line), and for FlowFuse Dashboard 2 (`@flowfuse/node-red-dashboard`):
+ * `dashboard-table` (rows of open anomalies for a ui-table, {@link dashboardTableRows}),
+ * `dashboard-notification` (a ui-notification toast) and `dashboard-chart` (points of value and
+ * baseline for a ui-chart, {@link dashboardChartPoints}).
  */
-export type FormatShape = 'text' | 'json' | 'email' | 'mqtt' | 'slack' | 'teams' | 'discord' | 'syslog' | 'cef';
+export type FormatShape = 'text' | 'json' | 'email' | 'mqtt' | 'slack' | 'teams' | 'discord' | 'syslog' | 'cef'
+  | 'dashboard-table' | 'dashboard-notification' | 'dashboard-chart';
 
 /** All shapes, for validation and the editor. */
-export const FORMAT_SHAPES: readonly FormatShape[] = ['text', 'json', 'email', 'mqtt', 'slack', 'teams', 'discord', 'syslog', 'cef'];
+export const FORMAT_SHAPES: readonly FormatShape[] = ['text', 'json', 'email', 'mqtt', 'slack', 'teams', 'discord', 'syslog', 'cef', 'dashboard-table', 'dashboard-notification', 'dashboard-chart'];
 
 /** Default MQTT topic template of the `mqtt` shape. */
 export const DEFAULT_TOPIC_TEMPLATE = 'netbaseline/{severity}/{scope}/{key}';
@@ -49,6 +55,16 @@ export interface FormatOptions {
   hostname?: string;
   /** `syslog`: facility 0–23 (RFC 5424 §6.2.1); default 16 (local0). */
   facility?: number;
+  /**
+   * `dashboard-chart`: the key to plot (`dst 192.168.10.5`). Required for window messages; for
+   * anomaly events, empty or absent plots every key.
+   */
+  chartKey?: string;
+  /**
+   * `dashboard-chart`: the metric to plot (`synCount`). Empty or absent: an anomaly's primary
+   * metric, and {@link DEFAULT_CHART_METRIC} for window messages.
+   */
+  chartMetric?: string;
 }
 
 /** A {@link MaintenanceSummary}-shaped payload from cooldown-gate's second output. */
@@ -64,9 +80,16 @@ interface SummaryPayload {
 
 /** What {@link formatAnomaly} returns: the properties to set on the outgoing message. */
 export interface FormattedAnomaly {
-  /** `text`/`json`: the MQTT-safe topic (see {@link anomalyTopic}); `email`: the subject line. */
+  /**
+   * `text`/`json`/`dashboard-notification`: the MQTT-safe topic (see {@link anomalyTopic}); `email`:
+   * the subject line; `dashboard-table`: `netbaseline/open-anomalies`; `dashboard-chart`: the series.
+   */
   topic: string;
-  /** `text`: the lines; `json`: a deep copy of the event; `email`: the HTML document (all event text escaped). */
+  /**
+   * `text`: the lines; `json`: a deep copy of the event; `email`: the HTML document (all event text
+   * escaped); `dashboard-table`: {@link DashboardTableRow}[]; `dashboard-notification`: the toast
+   * text; `dashboard-chart`: `{ x, y }`.
+   */
   payload: string | object;
   /**
    * `email` only: the plain-text alternative part; node-red-node-email reads it as `msg.plaintext`
@@ -82,6 +105,11 @@ export interface FormattedAnomaly {
   clearRetained?: boolean;
   /** Webhook shapes: `{ 'content-type': 'application/json' }` for the http request node. */
   headers?: Record<string, string>;
+  /**
+   * `dashboard-notification`: the value for `msg.ui_update`, which ui-notification reads to set
+   * its border colour for this toast (`{ color: '#c62828' }`).
+   */
+  uiUpdate?: { color: string };
 }
 
 /** The sentence every e-mail ends with. */
@@ -133,6 +161,12 @@ export function formatAnomaly(event: AnomalyEvent, shape: FormatShape, options: 
       return { topic: anomalyTopic(event), payload: formatSyslog(event, options) };
     case 'cef':
       return { topic: anomalyTopic(event), payload: formatCef(event) };
+    case 'dashboard-notification':
+      return formatNotification(event);
+    case 'dashboard-table':
+      throw new ContractError(TABLE_NEEDS_LIST);
+    case 'dashboard-chart':
+      throw new ContractError('dashboard-chart sends one message per point: use formatMessages');
     default:
       throw new ContractError(`unknown format shape ${JSON.stringify(shape)}; expected one of ${FORMAT_SHAPES.join(', ')}`);
   }
@@ -624,6 +658,10 @@ function formatSummary(summary: SummaryPayload, shape: FormatShape, options: For
       return { topic: 'netbaseline/maintenance', payload: `<${(options.facility ?? 16) * 8 + 6}>1 ${Number.isNaN(t.getTime()) ? '-' : t.toISOString()} ${syslogField(options.hostname, 255)} netbaseline - MAINTENANCE [${SYSLOG_SD_ID} held="${sdValue(summary.held)}"] \uFEFF${text}` };
     }
     case 'cef': return { topic: 'netbaseline/maintenance', payload: `CEF:0|netbaseline|node-red-traffic-anomaly|${CEF_DEVICE_VERSION}|maintenance|${title}|1|rt=${Math.round(Number(summary.end))} cn3Label=suppressedCount cn3=${cefValue(summary.held)} msg=${cefValue(text)}` };
+    case 'dashboard-notification': return { topic: 'netbaseline/maintenance', payload: `${title}: ${text}`, uiUpdate: { color: DASHBOARD_COLORS.maintenance } };
+    case 'dashboard-table':
+    case 'dashboard-chart':
+      throw new ContractError(`${shape} does not show maintenance summaries: wire cooldown-gate's second output to a dashboard-notification formatter`);
     default:
       throw new ContractError(`unknown format shape ${JSON.stringify(shape)}; expected one of ${FORMAT_SHAPES.join(', ')}`);
   }
@@ -631,4 +669,256 @@ function formatSummary(summary: SummaryPayload, shape: FormatShape, options: For
 
 function webhookBody(body: object): FormattedAnomaly {
   return { topic: 'netbaseline/maintenance', payload: body, headers: { 'content-type': 'application/json' } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// FlowFuse Dashboard 2 (@flowfuse/node-red-dashboard 1.x: ui-table, ui-notification, ui-chart)
+// ---------------------------------------------------------------------------------------------
+
+/** Colours of the dashboard shapes (Material red 800, yellow 800, green 800, blue 700). */
+export const DASHBOARD_COLORS = { high: '#c62828', medium: '#f9a825', resolved: '#2e7d32', maintenance: '#1976d2' } as const;
+
+/** Metric a `dashboard-chart` plots from window messages when none is chosen. */
+export const DEFAULT_CHART_METRIC = 'packetsPerSecond';
+
+const TABLE_NEEDS_LIST =
+  'dashboard-table expects the list of open anomalies (an array: cooldown-gate\'s answer to msg.query = "open" on its third output); '
+  + 'a single event would replace the whole table: send msg.query = "open" to cooldown-gate after each event';
+
+/**
+ * One row of the `dashboard-table` shape: one open anomaly (one key and rule) for a Dashboard 2
+ * ui-table. Numbers are kept as numbers (for sorting) beside their `…Text` for people.
+ */
+export interface DashboardTableRow {
+  /** `<rule>|<key>`: stable while the anomaly is open (cooldown-gate keeps one entry per key and rule). */
+  id: string;
+  severity: Severity;
+  /** {@link DASHBOARD_COLORS} of the severity, for a ui-table column of type "color". */
+  color: string;
+  rule: string;
+  scope: Scope | string;
+  key: string;
+  /**
+   * The address the key stands for, the one to allow-list on a false positive: `srcIp` of a
+   * srcHost key, `dstIp` of a dstHost key or a service (the server), the source of a flow or a
+   * host pair (the side that sends), the network address of a subnet key; `''` for interface keys.
+   */
+  address: string;
+  /**
+   * The prefix to act on: {@link address} as a host prefix (`/32` IPv4, `/128` IPv6), the subnet's
+   * own prefix for a subnet key (`10.0.0.0/24`); `''` when there is none.
+   */
+  cidr: string;
+  /** Primary metric of the latest event. */
+  metric: string;
+  value: number;
+  /** `12.3 Mbit/s`, `1,024 ports`… ({@link formatMetricValue}). */
+  valueText: string;
+  threshold: number;
+  thresholdText: string;
+  /** `1.2 kpps ±0.3 kpps (mature)`, or `none` for rules without a baseline (static, port-scan). */
+  baselineText: string;
+  deviationPercent: number;
+  /** `+925%`. */
+  deviationText: string;
+  /** Packet time the anomaly began (cooldown-gate's `firstSeen`, else the window start), ISO 8601 UTC. */
+  since: string;
+  /** Packet time of its latest event (window end), ISO 8601 UTC. */
+  last: string;
+  /** Epoch ms of {@link last} (sorting). */
+  time: number;
+  /** Repeats cooldown-gate held back since it began. */
+  heldBack: number;
+  /** Metrics of the key that deviated in the latest window. */
+  findings: number;
+  /** Incident id, `''` without one. */
+  incident: string;
+  /** The event's sentence, on one line. */
+  message: string;
+}
+
+/** The address and prefix to act on for `event` (see {@link DashboardTableRow.address}). */
+function eventTarget(event: AnomalyEvent): { address: string; cidr: string } {
+  const pick = (v: unknown): string => (typeof v === 'string' ? v : '');
+  const host = (address: string): { address: string; cidr: string } => ({ address, cidr: hostPrefix(address) });
+  switch (event.scope as string) {
+    case 'srcHost': return host(pick(event.srcIp));
+    case 'dstHost':
+    case 'service': return host(pick(event.dstIp));
+    case 'flow':
+    case 'hostPair': return host(pick(event.srcIp) || pick(event.dstIp));
+    case 'subnet': {
+      // `dst 10.0.0.0/24` / `src 2001:db8::/64`, or the event's own `subnet` field when it has one
+      const prefix = pick((event as { subnet?: unknown }).subnet) || (/^(?:src|dst) (\S+\/\d{1,3})$/.exec(event.key)?.[1] ?? '');
+      return { address: prefix.replace(/\/\d+$/, ''), cidr: prefix };
+    }
+    default: return { address: '', cidr: '' };
+  }
+}
+
+/** A host prefix for an address: `a.b.c.d/32`, `…/128` for IPv6 (`::ffff:a.b.c.d` as IPv4). */
+function hostPrefix(address: string): string {
+  if (address === '') return '';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return `${mapped[1]}/32`;
+  return address.includes(':') ? `${address}/128` : `${address}/32`;
+}
+
+const SEVERITY_ORDER: Record<string, number> = { high: 0, medium: 1 };
+
+/**
+ * Rows for a Dashboard 2 ui-table from the open anomalies (cooldown-gate's answer to
+ * `msg.query = "open"`): one row per anomaly, high before medium, then the latest first, then by
+ * key. Send them as `msg.payload` to a ui-table whose action is *replace*: the table then always
+ * shows exactly what is open, and a resolved anomaly (no longer open) loses its row. Resolved
+ * events in the list are skipped. All text is on one line; ui-table renders text cells as text.
+ *
+ * @throws {ContractError} when `events` is not an array, naming the first element that is not an
+ *   anomaly event.
+ */
+export function dashboardTableRows(events: unknown): DashboardTableRow[] {
+  if (!Array.isArray(events)) throw new ContractError(TABLE_NEEDS_LIST);
+  const rows: DashboardTableRow[] = [];
+  events.forEach((event: unknown, i: number) => {
+    try {
+      assertAnomalyEvent(event);
+    } catch (err) {
+      throw new ContractError(`open anomalies[${i}]: ${(err as Error).message}`);
+    }
+    if (isResolved(event)) return;
+    const { address, cidr } = eventTarget(event);
+    const primary = findingsOf(event)[0]!;
+    const b = event.baseline;
+    const firstSeen = typeof event.firstSeen === 'number' ? event.firstSeen : event.window?.start ?? event.time;
+    rows.push({
+      id: `${event.rule}|${event.key}`,
+      severity: event.severity,
+      color: DASHBOARD_COLORS[event.severity] ?? DASHBOARD_COLORS.medium,
+      rule: oneLine(event.rule),
+      scope: typeof event.scope === 'string' ? event.scope : 'unknown',
+      key: oneLine(event.key),
+      address,
+      cidr,
+      metric: oneLine(event.metric),
+      value: event.value,
+      valueText: formatMetricValue(event.metric, event.value),
+      threshold: event.threshold,
+      thresholdText: formatMetricValue(event.metric, event.threshold),
+      baselineText: b && typeof b === 'object' ? `${baselineValue({ ...primary, metric: event.metric, baseline: b })} (${String(b.state)})` : 'none',
+      deviationPercent: event.deviationPercent,
+      deviationText: formatPercent(event.deviationPercent),
+      since: formatTime(firstSeen),
+      last: formatTime(event.time),
+      time: event.time,
+      heldBack: heldBack(event),
+      findings: findingsOf(event).length,
+      incident: event.incident && typeof event.incident.id === 'string' ? oneLine(event.incident.id) : '',
+      message: oneLine(event.message),
+    });
+  });
+  rows.sort((a, b) => (SEVERITY_ORDER[a.severity] ?? 2) - (SEVERITY_ORDER[b.severity] ?? 2) || b.time - a.time || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return rows;
+}
+
+/** Longest toast text; ui-notification shows the whole payload. */
+const NOTIFICATION_MAX = 300;
+
+/**
+ * `dashboard-notification`: `payload` = one line, `HIGH port-scan on src 10.0.0.66: <message>`
+ * (`RESOLVED …` for a resolved event, `· 12 repeats held back` when the cooldown held some), at most
+ * 300 characters, plain text (leave the ui-notification's *Accept raw HTML* off); `topic` =
+ * {@link anomalyTopic}; `uiUpdate` = `{ color }` from {@link DASHBOARD_COLORS} (high red, medium
+ * amber, resolved green), for `msg.ui_update`.
+ */
+function formatNotification(event: AnomalyEvent): FormattedAnomaly {
+  const held = heldBack(event);
+  let text = `${chatTitle(event)}: ${oneLine(event.message)}${held > 0 && !isResolved(event) ? ` · ${plural(held, 'repeat', 'repeats')} held back` : ''}`;
+  if (text.length > NOTIFICATION_MAX) text = `${text.slice(0, NOTIFICATION_MAX - 1)}…`;
+  const color = isResolved(event) ? DASHBOARD_COLORS.resolved : DASHBOARD_COLORS[event.severity] ?? DASHBOARD_COLORS.medium;
+  return { topic: anomalyTopic(event), payload: text, uiUpdate: { color } };
+}
+
+/** One point of a ui-chart line: send as `msg.topic = series`, `msg.payload = { x, y }`. */
+export interface ChartPoint {
+  /** Line name: `<key> <metric>`, `<key> baseline`, `<key> threshold`. */
+  series: string;
+  /** Packet time, epoch ms (the window end). */
+  x: number;
+  /** Value in the metric's unit ({@link METRICS}). */
+  y: number;
+}
+
+/**
+ * Points for a Dashboard 2 ui-chart of a key's traffic against its baseline (x = packet time).
+ *
+ * - A window message annotated by ewma-baseline (`kind: "netbaseline/window"`): the record of
+ *   `options.chartKey` gives `<key> <metric>` = its value and `<key> baseline` = the metric's slow
+ *   EWMA as it stood before the window (absent while the key has no baseline for it), at x =
+ *   `windowEnd`. No record of that key in the window: no points (a gap). `options.chartKey` is
+ *   required for windows.
+ * - An anomaly event (firing): `<key> <metric>` = the value, `<key> baseline` = the finding's slow
+ *   EWMA (when the rule uses one) and `<key> threshold` = the threshold it crossed, at x = `time`
+ *   (the window end). Events of another key than `options.chartKey` (when set), resolved events
+ *   and events without a finding on `options.chartMetric` (when set) give no points.
+ *
+ * The metric is `options.chartMetric`, else the anomaly's primary metric, else
+ * {@link DEFAULT_CHART_METRIC} for windows. For the chart: x-axis type *timescale*, series
+ * `msg.topic`, x = key `x`, y = key `y`; set *remove older* to 0 when you replay old captures
+ * (ui-chart prunes by wall-clock time).
+ *
+ * @throws {ContractError} when `input` is neither a window nor an anomaly event, or a window
+ *   arrives without `options.chartKey`.
+ */
+export function dashboardChartPoints(input: unknown, options: Pick<FormatOptions, 'chartKey' | 'chartMetric'> = {}): ChartPoint[] {
+  const key = typeof options.chartKey === 'string' ? options.chartKey.trim() : '';
+  const wanted = typeof options.chartMetric === 'string' ? options.chartMetric.trim() : '';
+  const kind = typeof input === 'object' && input !== null ? (input as { kind?: unknown }).kind : undefined;
+  if (kind === 'netbaseline/window') {
+    assertWindowMessage(input);
+    if (key === '') throw new ContractError('dashboard-chart: choose the key to plot (Chart key, or msg.chartKey) to plot window messages');
+    const metric = wanted || DEFAULT_CHART_METRIC;
+    const window = input as WindowMessage;
+    const record = window.records.find((r) => r.key === key);
+    if (record === undefined) return [];
+    const points: ChartPoint[] = [];
+    const value = record.metrics[metric];
+    if (typeof value === 'number') points.push({ series: `${key} ${metric}`, x: window.windowEnd, y: value });
+    const base = record.baseline?.metrics?.[metric];
+    if (base && typeof base.slow === 'number' && Number.isFinite(base.slow)) points.push({ series: `${key} baseline`, x: window.windowEnd, y: base.slow });
+    return points;
+  }
+  assertAnomalyEvent(input);
+  const event = input;
+  if (isResolved(event) || (key !== '' && event.key !== key)) return [];
+  const finding = wanted === '' ? findingsOf(event)[0]! : findingsOf(event).find((f) => f.metric === wanted);
+  if (finding === undefined) return [];
+  const series = oneLine(event.key);
+  const points: ChartPoint[] = [{ series: `${series} ${finding.metric}`, x: event.time, y: finding.value }];
+  const b = finding.baseline;
+  if (b && typeof b === 'object' && typeof b.slow === 'number' && Number.isFinite(b.slow)) points.push({ series: `${series} baseline`, x: event.time, y: b.slow });
+  if (typeof finding.threshold === 'number' && Number.isFinite(finding.threshold)) points.push({ series: `${series} threshold`, x: event.time, y: finding.threshold });
+  return points;
+}
+
+/**
+ * Every message a shape makes of one input payload, as the node sends them (in order, on its one
+ * output):
+ * - `dashboard-table`: one message, `payload` = {@link dashboardTableRows} of the list, `topic`
+ *   `netbaseline/open-anomalies`;
+ * - `dashboard-chart`: one message per {@link ChartPoint}, `topic` = its series, `payload` =
+ *   `{ x, y }` (none when the input has nothing for the chosen key);
+ * - every other shape: `[formatAnomaly(payload, shape, options)]`.
+ *
+ * @throws {ContractError} as {@link formatAnomaly}, {@link dashboardTableRows} and {@link dashboardChartPoints} do.
+ */
+export function formatMessages(payload: unknown, shape: FormatShape, options: FormatOptions = {}): FormattedAnomaly[] {
+  if (shape === 'dashboard-table') {
+    if (isSummary(payload)) return [formatSummary(payload, shape, options)]; // throws: says where summaries go
+    return [{ topic: 'netbaseline/open-anomalies', payload: dashboardTableRows(payload) }];
+  }
+  if (shape === 'dashboard-chart') {
+    if (isSummary(payload)) return [formatSummary(payload, shape, options)];
+    return dashboardChartPoints(payload, options).map((p) => ({ topic: p.series, payload: { x: p.x, y: p.y } }));
+  }
+  return [formatAnomaly(payload as AnomalyEvent, shape, options)];
 }

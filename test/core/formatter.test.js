@@ -314,3 +314,184 @@ describe('formatter: lifecycle and fan-out shapes', function () {
     expect(RFC5424.test(formatAnomaly(summary, 'syslog').payload)).to.equal(true);
   });
 });
+
+describe('formatter: FlowFuse Dashboard 2 shapes', function () {
+  const {
+    dashboardTableRows, dashboardChartPoints, formatMessages, DASHBOARD_COLORS, DEFAULT_CHART_METRIC, FORMAT_SHAPES,
+  } = require('../../dist/core/formatter');
+  const { ContractError } = require('../../dist/core/contracts');
+
+  /** A dual-EWMA flood on a web server: a dstHost key with a mature baseline. */
+  function floodEvent(over = {}) {
+    const base = { fast: 20, slow: 15, mean: 15, std: 3, samples: 60, state: 'mature' };
+    return {
+      kind: 'netbaseline/anomaly', version: 1, id: `dual-ewma|dst 192.168.10.5|${TIME + 50_000}`, status: 'firing',
+      time: TIME + 60_000, window: { start: TIME + 50_000, end: TIME + 60_000, ms: 10_000 },
+      rule: 'dual-ewma', severity: 'medium', scope: 'dstHost', key: 'dst 192.168.10.5', dstIp: '192.168.10.5',
+      metric: 'synCount', value: 10_013, threshold: 75, baseline: base, deviationPercent: 66_653,
+      message: 'dst 192.168.10.5 got 10,013 SYNs',
+      findings: [
+        { rule: 'dual-ewma', severity: 'medium', metric: 'synCount', value: 10_013, threshold: 75, baseline: base, deviationPercent: 66_653, explanation: '' },
+        { rule: 'dual-ewma', severity: 'medium', metric: 'packetsPerSecond', value: 1006.5, threshold: 40, baseline: { ...base, fast: 8, slow: 7, mean: 7, std: 1 }, deviationPercent: 14_279, explanation: '' },
+      ],
+      source: 'demo.pcap', firstSeen: TIME + 50_000, suppressedCount: 2, ...over,
+    };
+  }
+
+  it('lists the three dashboard shapes', function () {
+    expect(FORMAT_SHAPES).to.include.members(['dashboard-table', 'dashboard-notification', 'dashboard-chart']);
+  });
+
+  describe('dashboard-table', function () {
+    it('one row per open anomaly: high before medium, then the latest first; resolved entries skipped', function () {
+      const olderHigh = scanEvent({ time: TIME, firstSeen: TIME - 30_000 });
+      const newerMedium = floodEvent();
+      const otherMedium = floodEvent({ key: 'dst 192.168.10.7', dstIp: '192.168.10.7', time: TIME + 20_000 });
+      const resolved = floodEvent({ key: 'dst 192.168.10.9', dstIp: '192.168.10.9', status: 'resolved' });
+      const rows = dashboardTableRows([otherMedium, resolved, newerMedium, olderHigh]);
+      expect(rows.map((r) => r.key)).to.deep.equal(['src 10.0.0.140', 'dst 192.168.10.5', 'dst 192.168.10.7']);
+      expect(rows.map((r) => r.id)).to.deep.equal(['port-scan|src 10.0.0.140', 'dual-ewma|dst 192.168.10.5', 'dual-ewma|dst 192.168.10.7']);
+    });
+
+    it('a row carries the numbers, their text with units, the times in packet time and what to act on', function () {
+      const [scan, flood] = dashboardTableRows([scanEvent({ firstSeen: TIME - 30_000, suppressedCount: 3, incident: { id: 'incident|src 10.0.0.140|1' } }), floodEvent()]);
+      expect(scan).to.include({
+        severity: 'high', color: DASHBOARD_COLORS.high, rule: 'port-scan', scope: 'srcHost', key: 'src 10.0.0.140',
+        address: '10.0.0.140', cidr: '10.0.0.140/32', metric: 'distinctDstPorts', value: 1000, valueText: '1,000 ports',
+        threshold: 100, thresholdText: '100 ports', baselineText: 'none', deviationPercent: 900, deviationText: '+900%',
+        since: '2024-05-01T10:41:47Z', last: '2024-05-01T10:42:17Z', time: TIME, heldBack: 3, findings: 2,
+        incident: 'incident|src 10.0.0.140|1', message: 'src 10.0.0.140 sent SYNs to 1,000 ports on 3 hosts',
+      });
+      // a dstHost key stands for its destination; the baseline is the slow EWMA ± σ with its state
+      expect(flood).to.include({ address: '192.168.10.5', cidr: '192.168.10.5/32', color: DASHBOARD_COLORS.medium, valueText: formatMetricValue('synCount', 10_013) });
+      expect(flood.baselineText).to.match(/^15 .*±3 .*\(mature\)$/);
+      expect(flood.since).to.equal(formatTime(TIME + 50_000));
+    });
+
+    it('address and prefix: IPv6 /128, IPv4-mapped as IPv4 /32, flows and host pairs by their source, services by the server, a subnet by its prefix, none for an interface', function () {
+      const rows = dashboardTableRows([
+        floodEvent({ key: 'dst [2001:db8::5]', dstIp: '2001:db8::5', time: 8 }),
+        floodEvent({ key: 'dst ::ffff:10.1.2.3', dstIp: '::ffff:10.1.2.3', time: 7 }),
+        floodEvent({ scope: 'flow', key: 'tcp 10.0.0.1:5000 > 10.0.0.2:80', srcIp: '10.0.0.1', dstIp: '10.0.0.2', time: 6 }),
+        floodEvent({ scope: 'hostPair', key: '10.0.0.3 > 10.0.0.4', srcIp: '10.0.0.3', dstIp: '10.0.0.4', time: 5 }),
+        floodEvent({ scope: 'service', key: '10.0.0.5:443/tcp', dstIp: '10.0.0.5', dstPort: 443, time: 4 }),
+        floodEvent({ scope: 'subnet', key: 'dst 10.9.0.0/24', dstIp: undefined, time: 3 }),
+        floodEvent({ scope: 'subnet', key: 'src 2001:db8::/64', dstIp: undefined, time: 2 }),
+        floodEvent({ scope: 'interface', key: 'iface eth0', dstIp: undefined, time: 1 }),
+      ]);
+      expect(rows.map((r) => [r.address, r.cidr])).to.deep.equal([
+        ['2001:db8::5', '2001:db8::5/128'], ['::ffff:10.1.2.3', '10.1.2.3/32'], ['10.0.0.1', '10.0.0.1/32'], ['10.0.0.3', '10.0.0.3/32'],
+        ['10.0.0.5', '10.0.0.5/32'], ['10.9.0.0', '10.9.0.0/24'], ['2001:db8::', '2001:db8::/64'], ['', ''],
+      ]);
+    });
+
+    it('an empty list is an empty table; line breaks in event text are folded', function () {
+      expect(dashboardTableRows([])).to.deep.equal([]);
+      const [row] = dashboardTableRows([scanEvent({ message: 'line one\nline two' })]);
+      expect(row.message).to.equal('line one line two');
+    });
+
+    it('a single event is refused, saying where the list comes from (it would replace the whole table)', function () {
+      expect(() => dashboardTableRows(scanEvent())).to.throw(ContractError, /msg\.query = "open"/);
+      expect(() => formatAnomaly(scanEvent(), 'dashboard-table')).to.throw(ContractError, /array/);
+      expect(() => formatMessages(scanEvent(), 'dashboard-table')).to.throw(ContractError, /cooldown-gate/);
+      expect(() => dashboardTableRows([scanEvent(), { kind: 'netbaseline/anomaly' }])).to.throw(ContractError, /open anomalies\[1\]: anomaly: key must be a string/);
+    });
+
+    it('formatMessages: one message whose payload is the rows', function () {
+      const out = formatMessages([scanEvent()], 'dashboard-table');
+      expect(out).to.have.length(1);
+      expect(out[0].topic).to.equal('netbaseline/open-anomalies');
+      expect(out[0].payload.map((r) => r.key)).to.deep.equal(['src 10.0.0.140']);
+    });
+  });
+
+  describe('dashboard-notification', function () {
+    it('one plain line with severity, rule and key, coloured by severity', function () {
+      const high = formatAnomaly(scanEvent(), 'dashboard-notification');
+      expect(high.payload).to.equal('HIGH port-scan on src 10.0.0.140: src 10.0.0.140 sent SYNs to 1,000 ports on 3 hosts');
+      expect(high.uiUpdate).to.deep.equal({ color: DASHBOARD_COLORS.high });
+      expect(high.topic).to.equal('netbaseline/high/srcHost/src_10.0.0.140');
+      const medium = formatAnomaly(floodEvent(), 'dashboard-notification');
+      expect(medium.payload).to.equal('MEDIUM dual-ewma on dst 192.168.10.5: dst 192.168.10.5 got 10,013 SYNs · 2 repeats held back');
+      expect(medium.uiUpdate.color).to.equal(DASHBOARD_COLORS.medium);
+    });
+
+    it('resolved is green and says RESOLVED; a maintenance summary is blue', function () {
+      const done = formatAnomaly(floodEvent({ status: 'resolved', message: 'resolved after 10 s' }), 'dashboard-notification');
+      expect(done.payload).to.equal('RESOLVED dual-ewma on dst 192.168.10.5: resolved after 10 s');
+      expect(done.uiUpdate.color).to.equal(DASHBOARD_COLORS.resolved);
+      const summary = { kind: 'netbaseline/maintenance-summary', version: 1, start: TIME, end: TIME + 60_000, reason: 'manual', held: 7, message: '7 alerts held back' };
+      const m = formatAnomaly(summary, 'dashboard-notification');
+      expect(m.payload).to.equal('Maintenance ended: 7 alerts held back');
+      expect(m.uiUpdate.color).to.equal(DASHBOARD_COLORS.maintenance);
+      expect(() => formatMessages(summary, 'dashboard-table')).to.throw(ContractError, /dashboard-notification/);
+    });
+
+    it('is one line of at most 300 characters', function () {
+      const n = formatAnomaly(scanEvent({ message: `a\nb ${'x'.repeat(1000)}` }), 'dashboard-notification');
+      expect(n.payload).to.have.length(300);
+      expect(n.payload).to.not.match(/\n/);
+      expect(n.payload.endsWith('…')).to.equal(true);
+    });
+  });
+
+  describe('dashboard-chart', function () {
+    /** A window as ewma-baseline annotates it: the flood key with a baseline, another key, one without a baseline. */
+    function window(over = {}) {
+      return {
+        kind: 'netbaseline/window', version: 1, source: 'demo.pcap', windowStart: TIME, windowEnd: TIME + 10_000, windowMs: 10_000,
+        gapBeforeMs: 0, final: false, counters: {},
+        records: [
+          { scope: 'dstHost', key: 'dst 192.168.10.7', windowStart: TIME, windowEnd: TIME + 10_000, metrics: { packetsPerSecond: 3, synCount: 1 } },
+          { scope: 'dstHost', key: 'dst 192.168.10.5', windowStart: TIME, windowEnd: TIME + 10_000, metrics: { packetsPerSecond: 1006.5, synCount: 10_013 },
+            baseline: { state: 'mature', firstSeen: TIME - 600_000, samples: 60, metrics: { packetsPerSecond: { fast: 8, slow: 7.25, mean: 7.25, std: 1, samples: 60 } } } },
+        ],
+        ...over,
+      };
+    }
+
+    it('a window: the chosen key\'s value and its slow EWMA at the window end', function () {
+      expect(DEFAULT_CHART_METRIC).to.equal('packetsPerSecond');
+      expect(dashboardChartPoints(window(), { chartKey: 'dst 192.168.10.5' })).to.deep.equal([
+        { series: 'dst 192.168.10.5 packetsPerSecond', x: TIME + 10_000, y: 1006.5 },
+        { series: 'dst 192.168.10.5 baseline', x: TIME + 10_000, y: 7.25 },
+      ]);
+      // a metric without a baseline yet: the value only
+      expect(dashboardChartPoints(window(), { chartKey: 'dst 192.168.10.5', chartMetric: 'synCount' })).to.deep.equal([
+        { series: 'dst 192.168.10.5 synCount', x: TIME + 10_000, y: 10_013 },
+      ]);
+      // the key is not in this window: a gap, no points
+      expect(dashboardChartPoints(window(), { chartKey: 'dst 10.9.9.9' })).to.deep.equal([]);
+    });
+
+    it('a window needs a chosen key; a malformed window is refused', function () {
+      expect(() => dashboardChartPoints(window())).to.throw(ContractError, /chartKey/);
+      expect(() => dashboardChartPoints(window({ records: 'x' }), { chartKey: 'a' })).to.throw(ContractError, /records must be an array/);
+      expect(() => dashboardChartPoints({ kind: 'something' })).to.throw(ContractError);
+    });
+
+    it('an anomaly: value, baseline and threshold at its packet time; filtered by key and metric', function () {
+      expect(dashboardChartPoints(floodEvent())).to.deep.equal([
+        { series: 'dst 192.168.10.5 synCount', x: TIME + 60_000, y: 10_013 },
+        { series: 'dst 192.168.10.5 baseline', x: TIME + 60_000, y: 15 },
+        { series: 'dst 192.168.10.5 threshold', x: TIME + 60_000, y: 75 },
+      ]);
+      expect(dashboardChartPoints(floodEvent(), { chartMetric: 'packetsPerSecond' }).map((p) => p.y)).to.deep.equal([1006.5, 7, 40]);
+      expect(dashboardChartPoints(floodEvent(), { chartKey: 'dst 192.168.10.7' })).to.deep.equal([]);
+      expect(dashboardChartPoints(floodEvent(), { chartMetric: 'bitsPerSecond' })).to.deep.equal([]);
+      expect(dashboardChartPoints(floodEvent({ status: 'resolved' }))).to.deep.equal([]);
+      // port-scan has no baseline: value and threshold
+      expect(dashboardChartPoints(scanEvent()).map((p) => p.series)).to.deep.equal(['src 10.0.0.140 distinctDstPorts', 'src 10.0.0.140 threshold']);
+    });
+
+    it('formatMessages: one message per point, topic = series, payload = { x, y }', function () {
+      const out = formatMessages(window(), 'dashboard-chart', { chartKey: 'dst 192.168.10.5' });
+      expect(out).to.deep.equal([
+        { topic: 'dst 192.168.10.5 packetsPerSecond', payload: { x: TIME + 10_000, y: 1006.5 } },
+        { topic: 'dst 192.168.10.5 baseline', payload: { x: TIME + 10_000, y: 7.25 } },
+      ]);
+      expect(() => formatAnomaly(floodEvent(), 'dashboard-chart')).to.throw(ContractError, /formatMessages/);
+    });
+  });
+});

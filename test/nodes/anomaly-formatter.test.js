@@ -117,7 +117,7 @@ describe('anomaly-formatter node', function () {
     const { n1, caught } = await start('sms');
     n1.receive({ payload: event() });
     const err = await caught.next();
-    expect(err.error.message).to.match(/shape must be one of text, json, email, mqtt, slack, teams, discord, syslog, cef, got "sms"/);
+    expect(err.error.message).to.match(/shape must be one of text, json, email, mqtt, slack, teams, discord, syslog, cef, dashboard-table, dashboard-notification, dashboard-chart, got "sms"/);
     const logged = helper.log().args.map((a) => a[0]).filter((e) => e.level === helper.log().ERROR && e.id === 'n1');
     expect(logged.map((e) => e.msg).join('\n')).to.match(/shape must be one of/);
   });
@@ -149,5 +149,98 @@ describe('anomaly-formatter node', function () {
     const { n1, caught } = await start('mqtt', { topicTemplate: 'nb/{colour}' });
     n1.receive({ payload: event() });
     expect((await caught.next()).error.message).to.match(/unknown placeholder \{colour\}/);
+  });
+
+  describe('FlowFuse Dashboard 2 shapes', function () {
+    const gateNode = require('../../nodes/cooldown-gate.js');
+    const changeNode = require('@node-red/nodes/core/function/15-change.js');
+
+    it('dashboard-table: the open anomalies as rows; a single event is refused with a pointer to msg.query', async function () {
+      const { n1, out, caught, statuses } = await start('dashboard-table');
+      n1.receive({ payload: [event(), event({ key: 'dst 10.0.0.9', scope: 'dstHost', srcIp: undefined, dstIp: '10.0.0.9', severity: 'medium', time: TIME + 10_000 })] });
+      const msg = await out.next();
+      expect(msg.topic).to.equal('netbaseline/open-anomalies');
+      expect(msg.payload.map((r) => [r.key, r.cidr])).to.deep.equal([['src 10.0.0.140', '10.0.0.140/32'], ['dst 10.0.0.9', '10.0.0.9/32']]);
+      await until(() => statuses.some((s) => s.text === 'table · 2 open'));
+      n1.receive({ payload: event() });
+      expect((await caught.next()).error.message).to.match(/msg\.query = "open"/);
+    });
+
+    it('dashboard-notification: the toast text and msg.ui_update.color', async function () {
+      const { n1, out } = await start('dashboard-notification');
+      n1.receive({ payload: event(), keep: 'me' });
+      const msg = await out.next();
+      expect(msg.payload).to.equal('HIGH port-scan on src 10.0.0.140: SYNs to 1,000 ports · 4 repeats held back');
+      expect(msg.ui_update).to.deep.equal({ color: '#c62828' });
+      expect(msg.keep, 'other properties kept').to.equal('me');
+    });
+
+    it('dashboard-chart: msg.chartKey chooses the key and clears the chart; windows give value and baseline points', async function () {
+      const { n1, out, caught, statuses } = await start('dashboard-chart');
+      const window = {
+        kind: 'netbaseline/window', version: 1, source: 's', windowStart: TIME, windowEnd: TIME + 10_000, windowMs: 10_000, gapBeforeMs: 0, final: false, counters: {},
+        records: [{ scope: 'dstHost', key: 'dst 10.0.0.9', windowStart: TIME, windowEnd: TIME + 10_000, metrics: { packetsPerSecond: 50, synCount: 9 },
+          baseline: { state: 'learning', firstSeen: TIME - 300_000, samples: 30, metrics: { packetsPerSecond: { fast: 12, slow: 10, mean: 10, std: 2, samples: 30 } } } }],
+      };
+      n1.receive({ payload: window }); // no key chosen yet: a window cannot be plotted
+      expect((await caught.next()).error.message).to.match(/chartKey/);
+      n1.receive({ chartKey: 'dst 10.0.0.9', payload: { ignored: true } });
+      const clear = await out.next();
+      expect(clear).to.include({ topic: 'netbaseline/chart' });
+      expect(clear.payload).to.deep.equal([]);
+      await until(() => statuses.some((s) => /^chart · dst 10\.0\.0\.9 · /.test(s.text)));
+      n1.receive({ payload: window });
+      const a = await out.next();
+      const b = await out.next();
+      expect([a, b].map((m) => [m.topic, m.payload])).to.deep.equal([
+        ['dst 10.0.0.9 packetsPerSecond', { x: TIME + 10_000, y: 50 }],
+        ['dst 10.0.0.9 baseline', { x: TIME + 10_000, y: 10 }],
+      ]);
+      n1.receive({ chartMetric: 'synCount' });
+      expect((await out.next()).payload).to.deep.equal([]);
+      n1.receive({ payload: window });
+      expect([(await out.next())].map((m) => [m.topic, m.payload.y])).to.deep.equal([['dst 10.0.0.9 synCount', 9]]);
+      n1.receive({ chartKey: 42 });
+      expect((await caught.next()).error.message).to.match(/msg\.chartKey must be a string/);
+    });
+
+    it('wired as in the dashboard example: cooldown-gate answers msg.query "open" after each event; the row goes when the anomaly resolves', async function () {
+      await helper.load([formatterNode, gateNode, changeNode, catchNode], [
+        { id: 'f1', type: 'tab', label: 'test' },
+        { id: 'gate', z: 'f1', type: 'cooldown-gate', name: '', cooldown: '5', resolveAfterSeconds: '30', incidentWindowSeconds: '60', notify: 'event', schedules: '', persist: false, wires: [['ask', 'toast'], [], ['table']] },
+        { id: 'ask', z: 'f1', type: 'change', name: '', rules: [{ t: 'set', p: 'query', pt: 'msg', to: 'open', tot: 'str' }], wires: [['gate']] },
+        { id: 'table', z: 'f1', type: 'anomaly-formatter', name: '', shape: 'dashboard-table', wires: [['rows']] },
+        { id: 'toast', z: 'f1', type: 'anomaly-formatter', name: '', shape: 'dashboard-notification', wires: [['toasts']] },
+        { id: 'rows', z: 'f1', type: 'helper' },
+        { id: 'toasts', z: 'f1', type: 'helper' },
+        { id: 'c1', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', z: 'f1', type: 'helper' },
+      ]);
+      for (const id of ['gate', 'ask', 'table', 'toast']) expect(helper.getNode(id), `${id} started`).to.exist;
+      const rows = collect(helper.getNode('rows'));
+      const toasts = collect(helper.getNode('toasts'));
+      const errors = [];
+      helper.getNode('caught').on('input', (m) => errors.push(m.error.message));
+      const gate = helper.getNode('gate');
+      const tick = (end) => ({ payload: { kind: 'netbaseline/window', version: 1, windowStart: end - 10_000, windowEnd: end, windowMs: 10_000, final: false } });
+
+      gate.receive({ payload: event({ suppressedCount: undefined }) });
+      expect((await rows.next()).payload.map((r) => r.key)).to.deep.equal(['src 10.0.0.140']);
+      expect((await toasts.next()).payload).to.match(/^HIGH port-scan on src 10\.0\.0\.140/);
+      // a second key opens: both rows
+      gate.receive({ payload: event({ id: 'x', key: 'dst 10.0.0.9', scope: 'dstHost', srcIp: undefined, dstIp: '10.0.0.9', severity: 'medium', rule: 'spike', time: TIME + 10_000, window: { start: TIME, end: TIME + 10_000, ms: 10_000 }, suppressedCount: undefined }) });
+      expect((await rows.next()).payload.map((r) => r.key)).to.deep.equal(['src 10.0.0.140', 'dst 10.0.0.9']);
+      await toasts.next();
+      // 30 s of packet time without an event for the port scan, 20 s for the other: only the scan resolves
+      gate.receive(tick(TIME + 30_000));
+      const resolvedToast = await toasts.next();
+      expect(resolvedToast.payload).to.match(/^RESOLVED port-scan on src 10\.0\.0\.140/);
+      expect(resolvedToast.ui_update.color).to.equal('#2e7d32');
+      expect((await rows.next()).payload.map((r) => r.key)).to.deep.equal(['dst 10.0.0.9']);
+      gate.receive(tick(TIME + 40_000));
+      await toasts.next();
+      expect((await rows.next()).payload).to.deep.equal([]);
+      expect(errors).to.deep.equal([]);
+    });
   });
 });

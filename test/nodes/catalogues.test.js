@@ -249,7 +249,7 @@ describe('message catalogues (nodes/locales/en-US)', function () {
       expect(lastStatus(n1)).to.deep.equal({ fill: 'green', shape: 'dot', text: fill(cat.status.sent, { shape: 'text', sent: 1 }) });
       const n2 = helper.getNode('n2');
       expect(n2, 'node with a bad shape stays deployed').to.exist;
-      const shapes = 'text, json, email, mqtt, slack, teams, discord, syslog, cef'; // the editor's shape list
+      const shapes = 'text, json, email, mqtt, slack, teams, discord, syslog, cef, dashboard-table, dashboard-notification, dashboard-chart'; // the editor's shape list
       expect(n2.error.getCalls().find((c) => c.thisValue === n2).args[0]).to.equal(fill(cat.errors.badShape, { shapes, value: '"pigeon"' }));
     });
   });
