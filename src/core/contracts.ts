@@ -225,6 +225,11 @@ export interface ScanEvidence {
   truncated: boolean;
   /** Distinct destination hosts that received a SYN from this source in the window. */
   synDstHosts: number;
+  /**
+   * The destination when every SYN of the window went to one host (`synDstHosts` = 1): the target
+   * of a vertical scan. Absent otherwise.
+   */
+  synDstHost?: string;
 }
 
 /**

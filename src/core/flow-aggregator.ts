@@ -1029,6 +1029,7 @@ export class FlowAggregator {
               truncated: hosts.synDstPorts.truncated[id] === 1,
               synDstHosts: hosts.synDstHosts.count(id),
             };
+            if (scan.synDstHosts === 1) scan.synDstHost = address(hosts.synDstHosts.first[id]!);
             rec.scan = scan;
           }
         } else {

@@ -1216,6 +1216,9 @@ export class RuleDetector {
     if (contributors.length > 0) event.contributors = contributors;
     if (record.srcIp !== undefined) event.srcIp = record.srcIp;
     if (record.dstIp !== undefined) event.dstIp = record.dstIp;
+    // a vertical scan of one host: name its target, so cooldown-gate puts the scan and what it did to
+    // the target (a SYN burst on its dst record) into one incident
+    else if (record.scan?.synDstHost !== undefined && findings.some((f) => f.rule === 'port-scan')) event.dstIp = record.scan.synDstHost;
     if (record.srcPort !== undefined) event.srcPort = record.srcPort;
     if (record.dstPort !== undefined) event.dstPort = record.dstPort;
     if (record.protocol !== undefined) event.protocol = record.protocol;

@@ -213,6 +213,9 @@ describe('FlowAggregator (core)', function () {
       const w = run(agg, pk)[0];
       expect(rec(w, `src ${scanner}`).scan).to.deep.equal({ synDstPorts: [22, 80, 443], truncated: false, synDstHosts: 2 });
       expect(rec(w, 'src 192.168.1.25')).to.not.have.property('scan');
+      // all SYNs of a source to one host: the evidence names that host (a vertical scan's target)
+      const one = run(new FlowAggregator(), [1, 2, 3].map((i) => ({ t: T0 + i, src: '192.168.1.11', dst: '192.168.1.40', sp: 50001, dp: 1000 + i, flags: SYN })))[0];
+      expect(rec(one, 'src 192.168.1.11').scan).to.deep.equal({ synDstPorts: [1001, 1002, 1003], truncated: false, synDstHosts: 1, synDstHost: '192.168.1.40' });
 
       const capped = new FlowAggregator({ maxScanPortsPerSource: 2 });
       const w2 = run(capped, pk)[0];

@@ -264,6 +264,16 @@ describe('RuleDetector', function () {
       expect(fired).to.deep.equal([0, 0, 0, 0, 0, 1, 1]);
     });
 
+    it('names the scanned host as dstIp when every SYN of the window went to it, and none when they went to several', function () {
+      const d = new RuleDetector();
+      const target = (hosts) => (r) => ({ ...r, scan: { ...r.scan, synDstHosts: hosts, ...(hosts === 1 ? { synDstHost: '10.0.0.40' } : {}) } });
+      const one = d.evaluate(win(0, [target(1)(srcScan('10.0.0.140', 200, range(1000, 30)))]));
+      expect(one[0]).to.include({ rule: 'port-scan', srcIp: '10.0.0.140', dstIp: '10.0.0.40' });
+      const many = new RuleDetector().evaluate(win(0, [target(2)(srcScan('10.0.0.141', 200, range(1000, 30)))]));
+      expect(many[0].rule).to.equal('port-scan');
+      expect(many[0]).to.not.have.property('dstIp');
+    });
+
     it('does not fire when the same SYNs are spread over more than 60 s', function () {
       const d = new RuleDetector();
       // windows 0,1,2,3,4 and 6: the 60 s ending with window 6 holds windows 1..6, only 100 SYNs
