@@ -20,19 +20,7 @@ const SYN = 0x02, ACK = 0x10, SYNACK = SYN | ACK;
 const T0 = 1_700_000_000_000; // a multiple of the 10 s window
 const SE = 1.04 / Math.sqrt(2 ** 12);
 
-/** Runs `fn` with Math.random replaced by a seeded generator (mulberry32). */
-function seededRandom(seed, fn) {
-  const original = Math.random;
-  let a = seed >>> 0;
-  Math.random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  try { return fn(); } finally { Math.random = original; }
-}
+const { seededRandom } = require('../fixtures/seeded-math-random');
 
 /** The i-th address of 10.128.0.0/10 (i < 4,194,304). */
 const target = (i) => `10.${128 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}`;

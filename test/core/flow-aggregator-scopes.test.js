@@ -65,19 +65,7 @@ function run(options, packets) {
   return { agg, windows, records, sum };
 }
 
-/** Runs `fn` with Math.random replaced by a seeded generator (mulberry32). */
-function seededRandom(seed, fn) {
-  const original = Math.random;
-  let a = seed >>> 0;
-  Math.random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  try { return fn(); } finally { Math.random = original; }
-}
+const { seededRandom } = require('../fixtures/seeded-math-random');
 
 const byKey = (records, scope) => new Map(records.filter((r) => r.scope === scope).map((r) => [r.key, r]));
 

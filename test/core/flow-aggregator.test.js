@@ -1,5 +1,6 @@
 'use strict';
 const { expect } = require('chai');
+const { seededRandom } = require('../fixtures/seeded-math-random');
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
@@ -351,19 +352,6 @@ describe('FlowAggregator (core)', function () {
 
   describe('bounded memory', function () {
     /** 10,000 one-packet SYNs, each from a different spoofed source, to one victim; a real flow sends every 50th packet. */
-    /** Runs `fn` with Math.random replaced by a seeded generator (mulberry32). */
-    function seededRandom(seed, fn) {
-      const original = Math.random;
-      let a = seed >>> 0;
-      Math.random = () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
-      try { return fn(); } finally { Math.random = original; }
-    }
 
     function floodPackets() {
       const pk = [];

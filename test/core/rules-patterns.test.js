@@ -12,17 +12,9 @@ const { CooldownGate } = require('../../dist/core/cooldown.js');
 const { formatAnomaly } = require('../../dist/core/formatter.js');
 const { assertAnomalyEvent } = require('../../dist/core/contracts.js');
 
-const WIN = 10_000;
-const T0 = 1_700_000_000_000;
-function win(i, records) {
-  const windowStart = T0 + i * WIN;
-  return {
-    kind: 'netbaseline/window', version: 1, source: 'hand-built', windowStart, windowEnd: windowStart + WIN, windowMs: WIN,
-    gapBeforeMs: 0, final: false,
-    counters: { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: i + 1 },
-    records: records.map((r) => ({ windowStart, windowEnd: windowStart + WIN, ...r })),
-  };
-}
+const { WIN, T0, windowMessage } = require('../fixtures/windows');
+
+const win = (i, records) => windowMessage(i, records, { source: 'hand-built' });
 const mb = (fast, slow, std, samples = 100) => ({ fast, slow, mean: slow, std, samples });
 const base = (state, metrics, extra = {}) => ({ state, firstSeen: T0 - 3_600_000, samples: 100, metrics, ...extra });
 const dstRec = (ip, metrics, baseline) => ({ scope: 'dstHost', key: `dst ${ip}`, dstIp: ip, metrics, ...(baseline && { baseline }) });

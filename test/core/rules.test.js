@@ -3,18 +3,9 @@ const { expect } = require('chai');
 const { RuleDetector } = require('../../dist/core/rules.js');
 const { ContractError } = require('../../dist/core/contracts.js');
 
-const WIN = 10_000;
-const T0 = 1_700_000_000_000;
+const { WIN, T0, windowMessage } = require('../fixtures/windows');
 
-function win(i, records, windowMs = WIN) {
-  const windowStart = T0 + i * WIN;
-  return {
-    kind: 'netbaseline/window', version: 1, source: 'capture.pcap', windowStart, windowEnd: windowStart + windowMs, windowMs,
-    gapBeforeMs: 0, final: false,
-    counters: { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: 1 },
-    records: records.map((r) => ({ windowStart, windowEnd: windowStart + windowMs, ...r })),
-  };
-}
+const win = (i, records, windowMs = WIN) => windowMessage(i, records, { source: 'capture.pcap', windowMs });
 /** A metric baseline with μ = slow. */
 const mb = (fast, slow, std, samples = 80) => ({ fast, slow, mean: slow, std, samples });
 const base = (state, metrics) => ({ state, firstSeen: T0 - 3_600_000, samples: 80, metrics });

@@ -11,16 +11,8 @@ helper.init(require.resolve('node-red'));
 const detectorNode = require('../../nodes/rule-detector.js');
 
 const catalogue = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'nodes', 'locales', 'en-US', 'rule-detector.json'), 'utf8'))['rule-detector'];
-const WIN = 10_000;
-const T0 = 1_700_000_000_000;
-function win(i, records) {
-  const windowStart = T0 + i * WIN;
-  return {
-    kind: 'netbaseline/window', version: 1, source: 'test', windowStart, windowEnd: windowStart + WIN, windowMs: WIN, gapBeforeMs: 0, final: false,
-    counters: { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: i + 1 },
-    records: records.map((r) => ({ windowStart, windowEnd: windowStart + WIN, ...r })),
-  };
-}
+const { WIN, T0, windowMessage } = require('../fixtures/windows');
+const win = (i, records) => windowMessage(i, records, { source: 'test' });
 const mature = { state: 'mature', firstSeen: T0 - 3_600_000, samples: 100, metrics: { synCount: { fast: 10, slow: 5, mean: 5, std: 1, samples: 100 } } };
 // 40 SYNs against fast EWMA 10 / slow EWMA 5: above 3 × 10 and 5 × 5 (the defaults), below 5 × 10
 const dst = (ip, syn = 40) => ({ scope: 'dstHost', key: `dst ${ip}`, dstIp: ip, metrics: { synCount: syn }, baseline: mature });

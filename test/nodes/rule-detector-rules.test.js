@@ -9,16 +9,8 @@ const helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 const detectorNode = require('../../nodes/rule-detector.js');
 
-const WIN = 10_000;
-const T0 = 1_700_000_000_000;
-function win(i, records) {
-  const windowStart = T0 + i * WIN;
-  return {
-    kind: 'netbaseline/window', version: 1, source: 'test.pcap', windowStart, windowEnd: windowStart + WIN, windowMs: WIN, gapBeforeMs: 0, final: false,
-    counters: { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: i + 1 },
-    records: records.map((r) => ({ windowStart, windowEnd: windowStart + WIN, ...r })),
-  };
-}
+const { WIN, T0, windowMessage } = require('../fixtures/windows');
+const win = (i, records) => windowMessage(i, records, { source: 'test.pcap' });
 const mature = { state: 'mature', firstSeen: T0 - 3_600_000, samples: 100, metrics: { newFlows: { fast: 100, slow: 100, mean: 100, std: 1, samples: 100 } } };
 /** 550 new flows against fast = slow = 100: above default (3, 5), below spiky (5, 8.33). */
 const burst = (ip) => ({ scope: 'dstHost', key: `dst ${ip}`, dstIp: ip, metrics: { newFlows: 550 }, baseline: mature });

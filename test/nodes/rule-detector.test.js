@@ -5,16 +5,8 @@ helper.init(require.resolve('node-red'));
 const detectorNode = require('../../nodes/rule-detector.js');
 const baselineNode = require('../../nodes/ewma-baseline.js');
 
-const WIN = 10_000;
-const T0 = 1_700_000_000_000;
-function win(i, records) {
-  const windowStart = T0 + i * WIN;
-  return {
-    kind: 'netbaseline/window', version: 1, source: 'test.pcap', windowStart, windowEnd: windowStart + WIN, windowMs: WIN, gapBeforeMs: 0, final: false,
-    counters: { packetsSeen: 0, packetsSkipped: 0, trackedFlows: 0, flowEvictions: 0, hostEvictions: 0, windows: i + 1 },
-    records: records.map((r) => ({ windowStart, windowEnd: windowStart + WIN, ...r })),
-  };
-}
+const { WIN, T0, windowMessage } = require('../fixtures/windows');
+const win = (i, records) => windowMessage(i, records, { source: 'test.pcap' });
 const srcScan = (ip, syns, ports) => ({ scope: 'srcHost', key: `src ${ip}`, srcIp: ip, metrics: { synCount: syns }, scan: { synDstPorts: ports, truncated: false, synDstHosts: 1 } });
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 
