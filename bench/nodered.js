@@ -43,6 +43,23 @@ const sample = () => {
 setInterval(sample, 100).unref();
 let marks = {};
 let counts = {};
+// Time each node's input handler runs synchronously (Node-RED message hooks onReceive → postReceive),
+// per node type: which handler holds the event loop, and for how long. Async work after the handler
+// returns (e.g. a window annotated in slices) is not in these numbers, only in the event-loop delay.
+let handlers = {};
+try {
+  const path = require('path');
+  const util = require(require.resolve('@node-red/util', { paths: [path.dirname(require.main.filename)] }));
+  const T0 = Symbol('nbBenchT0');
+  util.hooks.add('onReceive.nbBench', (evt) => { evt[T0] = performance.now(); });
+  util.hooks.add('postReceive.nbBench', (evt) => {
+    if (evt[T0] === undefined) return;
+    const ms = performance.now() - evt[T0];
+    const type = (evt.destination && evt.destination.node && evt.destination.node.type) || '?';
+    const h = handlers[type] || (handlers[type] = { calls: 0, totalMs: 0, maxMs: 0, over50ms: 0 });
+    h.calls++; h.totalMs += ms; if (ms > h.maxMs) h.maxMs = ms; if (ms > 50) h.over50ms++;
+  });
+} catch (err) { handlers = { error: String(err) }; }
 const bench = {
   mark(name, data) { if (!marks[name]) marks[name] = { t: Date.now(), data: data === undefined ? null : data }; },
   count(name) { counts[name] = (counts[name] || 0) + 1; },
@@ -51,7 +68,7 @@ function report() {
   sample();
   const ms = (ns) => ns / 1e6;
   return {
-    now: Date.now(), marks, counts, peak,
+    now: Date.now(), marks, counts, peak, handlers,
     eventLoopDelayMs: { min: ms(histogram.min), mean: ms(histogram.mean), p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), samples: histogram.count },
   };
 }
@@ -61,7 +78,7 @@ module.exports = {
   functionGlobalContext: { bench },
   httpAdminMiddleware(req, res, next) {
     if (req.url.startsWith('/nb-bench/reset')) {
-      histogram.reset(); marks = {}; counts = {}; peak.rss = peak.heapUsed = peak.arrayBuffers = 0; sample();
+      histogram.reset(); marks = {}; counts = {}; if (!handlers.error) handlers = {}; peak.rss = peak.heapUsed = peak.arrayBuffers = 0; sample();
       res.setHeader('Content-Type', 'application/json'); res.end(JSON.stringify(report())); return;
     }
     if (req.url.startsWith('/nb-bench/report')) { res.setHeader('Content-Type', 'application/json'); res.end(JSON.stringify(report())); return; }
@@ -187,7 +204,7 @@ async function runOnce(file, options = {}) {
       replayCompleteSeconds: (rep.marks['replay-complete'].t - t0) / 1000,
       finalWindowSeconds: (rep.marks['final-window'].t - t0) / 1000,
       peakRssBytes, peakHeapUsedBytes: rep.peak.heapUsed, peakArrayBuffersBytes: rep.peak.arrayBuffers,
-      eventLoopDelayMs: rep.eventLoopDelayMs, windows: rep.counts.windows || 0,
+      eventLoopDelayMs: rep.eventLoopDelayMs, handlers: rep.handlers, windows: rep.counts.windows || 0,
       aggregatorCounters: rep.marks['final-window'].data.counters, nodeErrors: nodeErrors.slice(0, 5),
       runtime: runtime.label,
     };

@@ -190,6 +190,11 @@ async function main() {
         const r = await measureStep(step, file, cap.meta.counts.packets, tools);
         results.push({ step, round, ...r });
         console.log(r.ok ? `${fmtInt(r.pps)} packets/s, ${r.seconds.toFixed(2)} s, peak RSS ${mb(r.peakRssBytes || 0)} MiB${r.eventLoopDelayMs ? `, event-loop delay p99 ${r.eventLoopDelayMs.p99.toFixed(1)} ms` : ''}` : `FAILED: ${r.error}`);
+        if (r.ok && r.detail && r.detail.handlers && !r.detail.handlers.error) {
+          // which node's input handler held the event loop (synchronous part, Node-RED message hooks)
+          const hs = Object.entries(r.detail.handlers).filter(([, h]) => h.maxMs >= 10).sort((x, y) => y[1].maxMs - x[1].maxMs);
+          for (const [type, h] of hs) console.log(`    ${type.padEnd(18)} longest handler ${h.maxMs.toFixed(0).padStart(5)} ms, ${String(h.over50ms).padStart(3)} of ${h.calls} calls > 50 ms, ${(h.totalMs / 1000).toFixed(1)} s in all`);
+        }
         out.variants[variant] = { file, results };
         save();
       }

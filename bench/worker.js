@@ -54,12 +54,14 @@ function memoryTracker() {
  */
 function streamFile(file, onBatch) {
   const builder = new PacketBatchBuilder(DEFAULT_BATCH_SIZE);
-  let last = 0;
+  // the last packet time in a Float64Array: a double stored per packet in a closure variable is boxed
+  const last = new Float64Array(1);
+  // onPacketAt + addAt: offsets into the reader's chunk, no Buffer view per packet (as core/replay does)
   const parser = new CaptureFileParser({
-    onPacket(linkType, data, capturedLength, wireLength, timeMs, ifIndex) {
+    onPacketAt(linkType, buf, offset, capturedLength, wireLength, time, ifIndex) {
       if (builder.full) return false;
-      builder.add(linkType, data, capturedLength, wireLength, timeMs, ifIndex);
-      last = timeMs;
+      builder.addAt(linkType, buf, offset, capturedLength, wireLength, time[0], ifIndex);
+      last[0] = time[0];
       return true;
     },
   });
@@ -74,7 +76,7 @@ function streamFile(file, onBatch) {
       let more = parser.push(n === CHUNK ? chunk : chunk.subarray(0, n));
       while (!more) {
         builder.counters.timeClamped = parser.timeClamped;
-        onBatch(builder.flush(file, last, false));
+        onBatch(builder.flush(file, last[0], false));
         more = parser.resume();
       }
       if (parser.failed) throw new Error(`${file}: ${parser.error}`);
@@ -84,7 +86,7 @@ function streamFile(file, onBatch) {
   }
   parser.end();
   builder.counters.timeClamped = parser.timeClamped;
-  onBatch(builder.flush(file, last, true));
+  onBatch(builder.flush(file, last[0], true));
   return { packetsRead: builder.counters.packetsRead, counters: { ...builder.counters }, bytes };
 }
 
@@ -118,13 +120,17 @@ function throughput(step, file) {
   let batches = 0;
   mem.sample();
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const r = streamFile(file, (batch) => {
     consume(batch);
     if ((++batches & 15) === 0) mem.sample();
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   mem.sample();
-  report({ step, file, packets: r.packetsRead, seconds, pps: r.packetsRead / seconds, bytes: r.bytes, decode: r.counters, peak: mem.peak, ...summary() });
+  // cpuSeconds: user + system CPU time of the process (all its threads, GC helpers included) — less
+  // sensitive than wall time to other processes on a loaded machine
+  report({ step, file, packets: r.packetsRead, seconds, pps: r.packetsRead / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, bytes: r.bytes, decode: r.counters, peak: mem.peak, ...summary() });
 }
 
 // ------------------------------------------------------------------------------------------------

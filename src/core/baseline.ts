@@ -79,8 +79,8 @@ import {
   type MaturityState, type MetricBaseline, type RecordBaseline, type Scope, type TrafficRecord, type WindowMessage,
 } from './contracts';
 import {
-  DEFAULT_FAST_ALPHA, DEFAULT_SLOW_ALPHA, checkAlphas, ewStd, foldClipped, foldSample, gapAlpha, samplesToConverge,
-  updateSample, type EwmaState,
+  DEFAULT_FAST_ALPHA, DEFAULT_SLOW_ALPHA, checkAlphas, ewStdAt, foldClippedAt, foldSampleAt, gapAlpha, samplesToConverge,
+  updateSampleAt, type EwmaColumns,
 } from './ewma';
 
 /**
@@ -223,21 +223,33 @@ export interface BaselineStats {
   timeRebases: number;
 }
 
-interface KeyState {
-  scope: Scope;
-  /** Hour of day of a seasonal slot key, −1 for a plain key. */
-  slot: number;
-  /** Samples needed to be mature. */
-  matureAt: number;
-  firstSeen: number;
-  lastSeen: number;
-  lastUpdate: number;
-  samples: number;
-  prior: boolean;
-  metrics: Map<string, EwmaState>;
-  /** The states of {@link metrics} whose metric is a count (zero-filled), for a loop without lookups. */
-  counting: EwmaState[];
+/** Index of each scope in {@link SCOPES} (the scope column of the key table). */
+const SCOPE_INDEX: Readonly<Record<Scope, number>> = Object.freeze(Object.fromEntries(SCOPES.map((s, i) => [s, i])) as Record<Scope, number>);
+const FLOW_SCOPE = SCOPE_INDEX.flow;
+
+/** Metric entries per page of the entry pool (2^14): the pool grows by a page, so its slack is at most one page. */
+const PAGE_BITS = 14;
+const PAGE_SIZE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SIZE - 1;
+
+/** One page of metric entries: the EWMA state columns plus the metric index and the next entry of the key's chain (−1: last). */
+interface EntryPage extends EwmaColumns {
+  metric: Uint32Array;
+  next: Int32Array;
 }
+
+function newPage(): EntryPage {
+  return {
+    fast: new Float64Array(PAGE_SIZE), slow: new Float64Array(PAGE_SIZE), variance: new Float64Array(PAGE_SIZE),
+    samples: new Uint32Array(PAGE_SIZE), metric: new Uint32Array(PAGE_SIZE), next: new Int32Array(PAGE_SIZE),
+  };
+}
+
+/** Keys zero-filled per record's worth of an {@link AnnotateJob} step (a key's zero samples cost far less than a record). */
+const ZERO_FILL_KEYS_PER_RECORD = 8;
+
+/** Largest count a Uint32 column holds. */
+const MAX_U32 = 0xffffffff;
 
 /** Peer prior of one metric: medians over the mature keys of a scope. */
 interface PriorMetric { fast: number; slow: number; std: number }
@@ -316,17 +328,73 @@ export function describeOptionChanges(a: ResolvedBaselineOptions, b: ResolvedBas
   return out;
 }
 
-/** Median of the first `n` entries of `values` (sorted in place). */
+/**
+ * Median of the first `n` entries of `values` (reordered in place), by quickselect (C. A. R. Hoare,
+ * "Algorithm 65: Find", CACM 4(7), 1961): O(n) on average instead of a sort's O(n log n). For even
+ * `n` the mean of the two middle values, as a sort would give.
+ */
 function median(values: Float64Array, n: number): number {
-  const v = values.subarray(0, n).sort();
   const mid = n >> 1;
-  return n % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+  select(values, n, mid);
+  const hi = values[mid]!;
+  if (n % 2 === 1) return hi;
+  let lo = values[0]!;
+  for (let i = 1; i < mid; i++) if (values[i]! > lo) lo = values[i]!;
+  return (lo + hi) / 2;
+}
+
+/** Reorders `a[0..n)` so that `a[k]` is the k-th smallest, everything before it ≤ and after it ≥. */
+function select(a: Float64Array, n: number, k: number): void {
+  let left = 0, right = n - 1;
+  while (right > left) {
+    const pivot = a[(left + right) >> 1]!;
+    let i = left, j = right;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) { const tmp = a[i]!; a[i] = a[j]!; a[j] = tmp; i++; j--; }
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else return;
+  }
+}
+
+/**
+ * A window being annotated in steps (from {@link BaselineStore.beginAnnotate}), so that a caller
+ * that must not hold its thread for long (a Node-RED node) can spread a window of 100,000 records
+ * over several event-loop turns. Call {@link step} until it returns true, then {@link finish} once;
+ * do not use the store for anything else in between. The result is the same as
+ * {@link BaselineStore.annotate}'s.
+ */
+export interface AnnotateJob {
+  /** Records in the window. */
+  readonly total: number;
+  /** Records annotated so far. */
+  readonly done: number;
+  /**
+   * Annotates (and learns from) up to `maxRecords` more records, in order; once every record is
+   * done, zero-fills the known keys absent from the window, up to 8 keys per unused record of
+   * `maxRecords`. True when both are done (then {@link finish} only assembles the result).
+   */
+  step(maxRecords: number): boolean;
+  /**
+   * Does whatever {@link step} left (records, zero samples), advances the clock and returns the
+   * annotated window (a new object; the input is not mutated). @throws {Error} when called twice.
+   */
+  finish(): WindowMessage;
 }
 
 /**
  * Learns per-key EWMA baselines from windows of traffic records and annotates each record with its
  * baseline. Keys are held in least-recently-seen order and capped at `maxKeys`. See the module
  * documentation for every rule (maturity, zero samples, flows, priors, poisoning, modes).
+ *
+ * Storage (what a key costs): a key string → slot `Map`; per slot, typed-array columns (scope,
+ * seasonal slot, prior flag, samples, samples to mature, first/last seen, last update, the head and
+ * tail of its metric chain, and its neighbours in the least-recently-seen list); per metric of a
+ * key, one entry of a paged pool of typed arrays (fast, slow, variance, samples, metric index, next
+ * entry). About 450 bytes per key with nine metrics (`npm run bench`, memory per baselined key).
  */
 export class BaselineStore {
   /** The options in force (defaults filled in). */
@@ -339,7 +407,6 @@ export class BaselineStore {
    */
   restoreNotes: string[] = [];
 
-  private readonly keys = new Map<string, KeyState>();
   private readonly scopeSet: Set<Scope>;
   private evictions = 0;
   private clockMs = 0;
@@ -349,6 +416,42 @@ export class BaselineStore {
   private frozen = false;
   private priorCache: Map<string, Map<string, PriorMetric>> | undefined;
   private priorCacheAt = Number.NEGATIVE_INFINITY;
+
+  // ---- metric registry: name ↔ index ----
+  private readonly metricIndex = new Map<string, number>();
+  private readonly metricNames: string[] = [];
+  /** Per metric index: 1 when the metric is a count (zero-filled). */
+  private metricCounting: number[] = [];
+  /** Per metric index: the clip floor, NaN when the metric is not clipped. */
+  private metricFloor: number[] = [];
+
+  // ---- key table ----
+  private readonly keyIndex = new Map<string, number>();
+  private capacity = 0;
+  /** Slots handed out so far (the next fresh one). */
+  private hwm = 0;
+  private freeSlots: number[] = [];
+  private keyName: string[] = [];
+  private kScope = new Uint8Array(0);
+  private kSlot = new Int8Array(0);
+  private kPrior = new Uint8Array(0);
+  private kMatureAt = new Uint32Array(0);
+  private kSamples = new Uint32Array(0);
+  private kFirstSeen = new Float64Array(0);
+  private kLastSeen = new Float64Array(0);
+  private kLastUpdate = new Float64Array(0);
+  private kHead = new Int32Array(0);
+  private kTail = new Int32Array(0);
+  private kPrev = new Int32Array(0);
+  private kNext = new Int32Array(0);
+  /** Least recently seen key (first evicted), most recently seen; −1 when empty. */
+  private lruHead = -1;
+  private lruTail = -1;
+
+  // ---- metric entry pool ----
+  private pages: EntryPage[] = [];
+  private entryHwm = 0;
+  private freeEntry = -1;
 
   /**
    * @param options see {@link BaselineOptions}
@@ -360,10 +463,160 @@ export class BaselineStore {
     this.scopeSet = new Set(this.options.scopes);
   }
 
-  /** Maturity of a key at packet time `t` (ms). */
-  private stateAt(ks: KeyState, t: number): MaturityState {
-    if (t - ks.firstSeen < this.options.bootstrapMs) return 'bootstrap';
-    return ks.samples < ks.matureAt ? 'learning' : 'mature';
+  // ------------------------------------------------------------------------------------------
+  // storage
+  // ------------------------------------------------------------------------------------------
+
+  private metricOf(name: string): number {
+    let m = this.metricIndex.get(name);
+    if (m === undefined) {
+      m = this.metricNames.length;
+      this.metricIndex.set(name, m);
+      this.metricNames.push(name);
+      this.metricCounting.push(COUNTING_METRICS.has(name) ? 1 : 0);
+      const floors = this.options.clipFloors;
+      this.metricFloor.push(Object.prototype.hasOwnProperty.call(floors, name) ? floors[name]! : Number.NaN);
+    }
+    return m;
+  }
+
+  private growKeys(): void {
+    const cap = this.capacity;
+    let n = cap === 0 ? Math.min(1024, this.options.maxKeys) : cap * 2;
+    if (cap < this.options.maxKeys && n > this.options.maxKeys) n = this.options.maxKeys;
+    if (n <= cap) n = cap + 1024;
+    const grow = <T extends Uint8Array | Int8Array | Uint32Array | Int32Array | Float64Array>(a: T, make: (len: number) => T): T => { const b = make(n); b.set(a); return b; };
+    this.kScope = grow(this.kScope, (l) => new Uint8Array(l));
+    this.kSlot = grow(this.kSlot, (l) => new Int8Array(l));
+    this.kPrior = grow(this.kPrior, (l) => new Uint8Array(l));
+    this.kMatureAt = grow(this.kMatureAt, (l) => new Uint32Array(l));
+    this.kSamples = grow(this.kSamples, (l) => new Uint32Array(l));
+    this.kFirstSeen = grow(this.kFirstSeen, (l) => new Float64Array(l));
+    this.kLastSeen = grow(this.kLastSeen, (l) => new Float64Array(l));
+    this.kLastUpdate = grow(this.kLastUpdate, (l) => new Float64Array(l));
+    this.kHead = grow(this.kHead, (l) => new Int32Array(l));
+    this.kTail = grow(this.kTail, (l) => new Int32Array(l));
+    this.kPrev = grow(this.kPrev, (l) => new Int32Array(l));
+    this.kNext = grow(this.kNext, (l) => new Int32Array(l));
+    this.capacity = n;
+  }
+
+  /** A new key at the most-recently-seen end; returns its slot. */
+  private addKey(name: string, scope: number, seasonalSlot: number, matureAt: number, firstSeen: number, prior: boolean): number {
+    let k: number;
+    if (this.freeSlots.length > 0) k = this.freeSlots.pop()!;
+    else {
+      if (this.hwm === this.capacity) this.growKeys();
+      k = this.hwm++;
+      this.keyName.push(name);
+    }
+    this.keyName[k] = name;
+    this.kScope[k] = scope;
+    this.kSlot[k] = seasonalSlot;
+    this.kPrior[k] = prior ? 1 : 0;
+    this.kMatureAt[k] = matureAt;
+    this.kSamples[k] = 0;
+    this.kFirstSeen[k] = firstSeen;
+    this.kLastSeen[k] = firstSeen;
+    this.kLastUpdate[k] = Number.NEGATIVE_INFINITY;
+    this.kHead[k] = -1;
+    this.kTail[k] = -1;
+    this.kPrev[k] = this.lruTail;
+    this.kNext[k] = -1;
+    if (this.lruTail !== -1) this.kNext[this.lruTail] = k; else this.lruHead = k;
+    this.lruTail = k;
+    this.keyIndex.set(name, k);
+    return k;
+  }
+
+  /** Moves slot `k` to the most-recently-seen end. */
+  private touch(k: number): void {
+    if (this.lruTail === k) return;
+    const p = this.kPrev[k]!, n = this.kNext[k]!;
+    if (p !== -1) this.kNext[p] = n; else this.lruHead = n;
+    this.kPrev[n] = p; // n !== -1: k is not the tail
+    this.kPrev[k] = this.lruTail;
+    this.kNext[k] = -1;
+    this.kNext[this.lruTail] = k;
+    this.lruTail = k;
+  }
+
+  /** Forgets slot `k`: its entries go back to the pool, the slot to the free list. */
+  private removeKey(k: number): void {
+    this.keyIndex.delete(this.keyName[k]!);
+    this.keyName[k] = '';
+    const p = this.kPrev[k]!, n = this.kNext[k]!;
+    if (p !== -1) this.kNext[p] = n; else this.lruHead = n;
+    if (n !== -1) this.kPrev[n] = p; else this.lruTail = p;
+    const head = this.kHead[k]!;
+    if (head !== -1) {
+      const tail = this.kTail[k]!;
+      this.pages[tail >>> PAGE_BITS]!.next[tail & PAGE_MASK] = this.freeEntry;
+      this.freeEntry = head;
+    }
+    this.freeSlots.push(k);
+  }
+
+  /** A fresh metric entry (zeroed) appended to slot `k`'s chain. */
+  private addEntry(k: number, metric: number): number {
+    let e: number;
+    if (this.freeEntry !== -1) {
+      e = this.freeEntry;
+      this.freeEntry = this.pages[e >>> PAGE_BITS]!.next[e & PAGE_MASK]!;
+    } else {
+      e = this.entryHwm++;
+      if ((e >>> PAGE_BITS) === this.pages.length) this.pages.push(newPage());
+    }
+    const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+    pg.fast[o] = 0; pg.slow[o] = 0; pg.variance[o] = 0; pg.samples[o] = 0;
+    pg.metric[o] = metric;
+    pg.next[o] = -1;
+    const tail = this.kTail[k]!;
+    if (tail === -1) this.kHead[k] = e;
+    else this.pages[tail >>> PAGE_BITS]!.next[tail & PAGE_MASK] = e;
+    this.kTail[k] = e;
+    return e;
+  }
+
+  /** Entry of `metric` in slot `k`'s chain, or −1. */
+  private findEntry(k: number, metric: number): number {
+    for (let e = this.kHead[k]!; e !== -1;) {
+      const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+      if (pg.metric[o] === metric) return e;
+      e = pg.next[o]!;
+    }
+    return -1;
+  }
+
+  /** The baselines of every entry of slot `k` (those with samples only, or all). */
+  private metricBaselines(k: number, withSamplesOnly: boolean): Record<string, MetricBaseline> {
+    const out: Record<string, MetricBaseline> = {};
+    for (let e = this.kHead[k]!; e !== -1;) {
+      const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+      const samples = pg.samples[o]!;
+      if (samples > 0 || !withSamplesOnly) {
+        const slow = pg.slow[o]!;
+        out[this.metricNames[pg.metric[o]!]!] = { fast: pg.fast[o]!, slow, mean: slow, std: ewStdAt(pg, o), samples };
+      }
+      e = pg.next[o]!;
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  /** Maturity at packet time `t` (ms) of a key first seen at `firstSeen` with `samples` samples. */
+  private stateOf(firstSeen: number, samples: number, matureAt: number, t: number): MaturityState {
+    if (t - firstSeen < this.options.bootstrapMs) return 'bootstrap';
+    return samples < matureAt ? 'learning' : 'mature';
+  }
+
+  private stateAt(k: number, t: number): MaturityState {
+    return this.stateOf(this.kFirstSeen[k]!, this.kSamples[k]!, this.kMatureAt[k]!, t);
+  }
+
+  private priorActive(k: number): boolean {
+    return this.kPrior[k] === 1 && this.kSamples[k]! < this.kMatureAt[k]!;
   }
 
   /** Hour of day (0–23) of packet time `t` in the configured time zone. */
@@ -404,7 +657,7 @@ export class BaselineStore {
    * the keys of that scope that are mature at `t` and no longer rest on a prior themselves;
    * undefined with fewer than `priorMinPeers` such keys. With a seasonal profile, `slot` (hour of
    * day) picks the peers' slot keys of that hour; −1 (default) the plain keys. Cached for
-   * `priorRefreshMs`. O(keys·metrics·log keys) on a refresh.
+   * `priorRefreshMs`. O(keys·metrics) on a refresh.
    */
   priorFor(scope: Scope, t: number = this.clockMs, slot = -1): ReadonlyMap<string, PriorMetric> | undefined {
     if (this.priorCache === undefined || t - this.priorCacheAt >= this.options.priorRefreshMs || t < this.priorCacheAt) {
@@ -415,32 +668,53 @@ export class BaselineStore {
   }
 
   private computePriors(t: number): Map<string, Map<string, PriorMetric>> {
-    const byScope = new Map<string, KeyState[]>();
-    for (const ks of this.keys.values()) {
-      if (this.stateAt(ks, t) !== 'mature') continue;
-      const group = `${ks.scope}|${ks.slot}`;
-      let list = byScope.get(group);
-      if (list === undefined) { list = []; byScope.set(group, list); }
-      list.push(ks);
+    // group the mature keys by scope and seasonal slot (without a string per key)
+    const groups = new Map<number, number[]>();
+    for (let k = this.lruHead; k !== -1; k = this.kNext[k]!) {
+      if (this.stateAt(k, t) !== 'mature') continue;
+      const g = this.kScope[k]! * 32 + (this.kSlot[k]! + 1);
+      let list = groups.get(g);
+      if (list === undefined) { list = []; groups.set(g, list); }
+      list.push(k);
     }
     const out = new Map<string, Map<string, PriorMetric>>();
-    for (const [scope, list] of byScope) {
-      if (list.length < this.options.priorMinPeers) continue;
-      const names = new Set<string>();
-      for (const ks of list) for (const name of ks.metrics.keys()) names.add(name);
-      const fast = new Float64Array(list.length), slow = new Float64Array(list.length), std = new Float64Array(list.length);
-      const metrics = new Map<string, PriorMetric>();
-      for (const name of names) {
-        let n = 0;
-        for (const ks of list) {
-          const st = ks.metrics.get(name);
-          if (st === undefined || st.samples === 0) continue;
-          fast[n] = st.fast; slow[n] = st.slow; std[n] = ewStd(st); n++;
+    const M = this.metricNames.length;
+    const minPeers = this.options.priorMinPeers;
+    for (const [g, list] of groups) {
+      if (list.length < minPeers) continue;
+      const counts = new Int32Array(M);
+      for (const k of list) {
+        for (let e = this.kHead[k]!; e !== -1;) {
+          const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+          if (pg.samples[o]! > 0) counts[pg.metric[o]!]!++;
+          e = pg.next[o]!;
         }
-        if (n < this.options.priorMinPeers) continue;
-        metrics.set(name, { fast: median(fast, n), slow: median(slow, n), std: median(std, n) });
       }
-      if (metrics.size > 0) out.set(scope, metrics);
+      const cols: Array<{ fast: Float64Array; slow: Float64Array; std: Float64Array; n: number } | undefined> = new Array(M);
+      for (let m = 0; m < M; m++) {
+        if (counts[m]! >= minPeers) cols[m] = { fast: new Float64Array(counts[m]!), slow: new Float64Array(counts[m]!), std: new Float64Array(counts[m]!), n: 0 };
+      }
+      // metrics in the order the keys first show them (as iterating each key's metrics would)
+      const order: number[] = [];
+      const listed = new Uint8Array(M);
+      for (const k of list) {
+        for (let e = this.kHead[k]!; e !== -1;) {
+          const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+          const m = pg.metric[o]!;
+          const c = cols[m];
+          if (c !== undefined && pg.samples[o]! > 0) {
+            if (listed[m] === 0) { listed[m] = 1; order.push(m); }
+            c.fast[c.n] = pg.fast[o]!; c.slow[c.n] = pg.slow[o]!; c.std[c.n] = ewStdAt(pg, o); c.n++;
+          }
+          e = pg.next[o]!;
+        }
+      }
+      const metrics = new Map<string, PriorMetric>();
+      for (const m of order) {
+        const c = cols[m]!;
+        metrics.set(this.metricNames[m]!, { fast: median(c.fast, c.n), slow: median(c.slow, c.n), std: median(c.std, c.n) });
+      }
+      if (metrics.size > 0) out.set(`${SCOPES[Math.floor(g / 32)]!}|${(g % 32) - 1}`, metrics);
     }
     return out;
   }
@@ -453,119 +727,188 @@ export class BaselineStore {
    * zero-fills known keys absent from it. Records of other scopes are passed through unchanged; the
    * input window and its records are not mutated. A key that appears twice in one window is folded
    * twice. When frozen, only annotates. With a line rate configured, the window carries
-   * `bootstrapThresholds`.
+   * `bootstrapThresholds`. The same as {@link beginAnnotate} with every step at once.
    *
    * The window is expected to be valid (see `assertWindowMessage` in contracts).
    */
   annotate(window: WindowMessage): WindowMessage {
-    const { fastAlpha, slowAlpha, clipSigma, clipFloors } = this.options;
-    const t = window.windowStart;
+    return this.beginAnnotate(window).finish();
+  }
+
+  /**
+   * Starts annotating `window` in steps (see {@link AnnotateJob}); {@link annotate} is this with
+   * every step at once. A packet-time jump back (rebase) is applied here.
+   */
+  beginAnnotate(window: WindowMessage): AnnotateJob {
     const windowMs = window.windowMs > 0 ? window.windowMs : 1;
-    const records: TrafficRecord[] = new Array(window.records.length);
+    const t = window.windowStart;
     if (this.clockMs > 0 && t < this.clockMs - windowMs && !this.frozen) this.rebase(this.clockMs - t);
-    const clipping = clipSigma > 0 && !this.maintenance;
     const seasonal = this.options.seasonal === 'hour-of-day';
     const slot = seasonal ? this.hourOf(t) : -1;
-    const slotSuffix = seasonal ? ` @${slot < 10 ? '0' : ''}${slot}h` : '';
-    const slotSlowAlpha = seasonal ? this.slotAlpha(windowMs) : slowAlpha;
-    const slotMatureAt = seasonal ? samplesToConverge(slotSlowAlpha) : this.samplesToMature;
-    for (let i = 0; i < window.records.length; i++) {
-      const record = window.records[i]!;
-      if (!this.scopeSet.has(record.scope)) { records[i] = record; continue; }
-      const storeKey = seasonal ? record.key + slotSuffix : record.key;
-      let ks = this.keys.get(storeKey);
-      let prior: ReadonlyMap<string, PriorMetric> | undefined;
-      const isNew = ks === undefined;
-      if (ks === undefined) {
-        if (this.options.priors) prior = this.priorFor(record.scope, t, slot);
-        ks = { scope: record.scope, slot, matureAt: slotMatureAt, firstSeen: t, lastSeen: t, lastUpdate: Number.NEGATIVE_INFINITY, samples: 0, prior: prior !== undefined, metrics: new Map(), counting: [] };
-        if (!this.frozen) {
-          if (this.keys.size >= this.options.maxKeys) this.evictOldest();
-          this.keys.set(storeKey, ks);
+    const slotSlowAlpha = seasonal ? this.slotAlpha(windowMs) : this.options.slowAlpha;
+    const ctx: WindowContext = {
+      t, windowMs, seasonal, slot,
+      slotSuffix: seasonal ? ` @${slot < 10 ? '0' : ''}${slot}h` : '',
+      slotSlowAlpha,
+      slotMatureAt: seasonal ? samplesToConverge(slotSlowAlpha) : this.samplesToMature,
+      clipping: this.options.clipSigma > 0 && !this.maintenance,
+      frozen: this.frozen,
+    };
+    const records: TrafficRecord[] = new Array(window.records.length);
+    let i = 0;
+    /** Next key to zero-fill (−2: not started, −1: done). */
+    let zeroFillNext = -2;
+    let finished = false;
+    const store = this;
+    return {
+      get total(): number { return window.records.length; },
+      get done(): number { return i; },
+      step(maxRecords: number): boolean {
+        const src = window.records;
+        const n = Math.max(1, maxRecords);
+        const start = i;
+        const end = Math.min(src.length, i + n);
+        for (; i < end; i++) {
+          const record = src[i]!;
+          records[i] = store.scopeSet.has(record.scope) ? store.annotateRecord(record, ctx) : record;
         }
-      } else if (!this.frozen) {
-        this.keys.delete(storeKey); // re-inserted: Map order is least recently seen first
-        this.keys.set(storeKey, ks);
-        if (ks.slot >= 0) ks.matureAt = slotMatureAt; // follows the window length
-      }
-      const state = this.stateAt(ks, t);
-      const metricBaselines: Record<string, MetricBaseline> = {};
-      if (prior !== undefined) {
-        for (const name in record.metrics) {
-          const p = prior.get(name);
-          if (p !== undefined) metricBaselines[name] = { fast: p.fast, slow: p.slow, mean: p.slow, std: p.std, samples: 0 };
-        }
-      } else {
-        for (const [name, st] of ks.metrics) {
-          if (st.samples === 0) continue;
-          metricBaselines[name] = { fast: st.fast, slow: st.slow, mean: st.slow, std: ewStd(st), samples: st.samples };
-        }
-      }
-      const baseline: RecordBaseline = { state, firstSeen: ks.firstSeen, samples: ks.samples, metrics: metricBaselines };
-      if (ks.prior && ks.samples < ks.matureAt) baseline.prior = true;
-      records[i] = { ...record, baseline };
-      if (this.frozen) continue;
+        if (i < src.length) return false;
+        // then the zero samples of the known keys absent from the window, a few keys per record's worth
+        if (zeroFillNext === -2) zeroFillNext = ctx.frozen || !(store.options.zeroFillHorizonMs > 0) ? -1 : store.lruHead;
+        const budget = (n - (i - start)) * ZERO_FILL_KEYS_PER_RECORD; // what this step has left
+        if (zeroFillNext !== -1 && budget > 0) zeroFillNext = store.zeroFill(t, slot, slotSlowAlpha, zeroFillNext, budget);
+        return zeroFillNext === -1;
+      },
+      finish(): WindowMessage {
+        if (finished) throw new Error('AnnotateJob.finish() called twice');
+        while (!this.step(Number.MAX_SAFE_INTEGER));
+        finished = true;
+        if (!ctx.frozen && window.windowEnd > store.clockMs) store.clockMs = window.windowEnd;
+        const out: WindowMessage = { ...window, records };
+        const thresholds = store.bootstrapThresholds();
+        if (thresholds !== undefined) out.bootstrapThresholds = thresholds;
+        return out;
+      },
+    };
+  }
 
-      // fold the window in
-      let fa = fastAlpha, sa = ks.slot >= 0 ? slotSlowAlpha : slowAlpha;
-      if (ks.scope === 'flow' && ks.lastUpdate > Number.NEGATIVE_INFINITY && t - ks.lastUpdate > windowMs) {
-        const elapsed = (t - ks.lastUpdate) / windowMs;
-        fa = gapAlpha(fastAlpha, elapsed);
-        sa = gapAlpha(sa, elapsed);
+  /** Annotates one record of a baselined scope and (unless frozen) folds its metrics in. */
+  private annotateRecord(record: TrafficRecord, ctx: WindowContext): TrafficRecord {
+    const { fastAlpha, clipSigma } = this.options;
+    const t = ctx.t;
+    const storeKey = ctx.seasonal ? record.key + ctx.slotSuffix : record.key;
+    let k = this.keyIndex.get(storeKey);
+    let prior: ReadonlyMap<string, PriorMetric> | undefined;
+    const isNew = k === undefined;
+    if (k === undefined) {
+      if (this.options.priors) prior = this.priorFor(record.scope, t, ctx.slot);
+      if (ctx.frozen) {
+        // frozen: a new key is annotated as such but not stored
+        const metrics: Record<string, MetricBaseline> = {};
+        if (prior !== undefined) {
+          for (const name in record.metrics) {
+            const p = prior.get(name);
+            if (p !== undefined) metrics[name] = { fast: p.fast, slow: p.slow, mean: p.slow, std: p.std, samples: 0 };
+          }
+        }
+        const baseline: RecordBaseline = { state: this.stateOf(t, 0, ctx.slotMatureAt, t), firstSeen: t, samples: 0, metrics };
+        if (prior !== undefined) baseline.prior = true;
+        return { ...record, baseline };
       }
-      const clipHere = clipping && state !== 'bootstrap';
+      if (this.keyIndex.size >= this.options.maxKeys) this.evictOldest();
+      k = this.addKey(storeKey, SCOPE_INDEX[record.scope], ctx.slot, ctx.slotMatureAt, t, prior !== undefined);
+    } else if (!ctx.frozen) {
+      this.touch(k);
+      if (this.kSlot[k]! >= 0) this.kMatureAt[k] = ctx.slotMatureAt; // follows the window length
+    }
+    // the baseline as it stood before this window
+    let metricBaselines: Record<string, MetricBaseline>;
+    if (prior !== undefined) {
+      metricBaselines = {};
       for (const name in record.metrics) {
-        const x = record.metrics[name]!;
-        let st = ks.metrics.get(name);
-        let seeded = false;
-        if (st === undefined) {
-          st = { fast: 0, slow: 0, variance: 0, samples: 0 };
-          const p = isNew ? prior?.get(name) : undefined;
-          if (p !== undefined) { st.fast = p.fast; st.slow = p.slow; st.variance = p.std * p.std; seeded = true; }
-          ks.metrics.set(name, st);
-          if (COUNTING_METRICS.has(name)) ks.counting.push(st);
-        }
-        if (st.samples === 0 && !seeded) { foldSample(st, x, fa, sa); continue; }
-        const floor = clipHere ? clipFloors[name] : undefined;
-        if (floor !== undefined) {
-          const threshold = st.slow + Math.max(clipSigma * ewStd(st), floor);
-          if (x > threshold) { foldClipped(st, x, threshold, fa, sa); this.clipped++; continue; }
-        }
-        updateSample(st, x, fa, sa);
+        const p = prior.get(name);
+        if (p !== undefined) metricBaselines[name] = { fast: p.fast, slow: p.slow, mean: p.slow, std: p.std, samples: 0 };
       }
-      ks.samples++;
-      if (t > ks.lastSeen) ks.lastSeen = t;
-      if (t > ks.lastUpdate) ks.lastUpdate = t;
+    } else {
+      metricBaselines = this.metricBaselines(k, true);
     }
-    if (!this.frozen) {
-      this.zeroFill(t, slot, slotSlowAlpha);
-      if (window.windowEnd > this.clockMs) this.clockMs = window.windowEnd;
+    const baseline: RecordBaseline = { state: this.stateAt(k, t), firstSeen: this.kFirstSeen[k]!, samples: this.kSamples[k]!, metrics: metricBaselines };
+    if (this.priorActive(k)) baseline.prior = true;
+    const out: TrafficRecord = { ...record, baseline };
+    if (ctx.frozen) return out;
+
+    // fold the window in
+    let fa = fastAlpha, sa = this.kSlot[k]! >= 0 ? ctx.slotSlowAlpha : this.options.slowAlpha;
+    const lastUpdate = this.kLastUpdate[k]!;
+    if (this.kScope[k] === FLOW_SCOPE && lastUpdate > Number.NEGATIVE_INFINITY && t - lastUpdate > ctx.windowMs) {
+      const elapsed = (t - lastUpdate) / ctx.windowMs;
+      fa = gapAlpha(fastAlpha, elapsed);
+      sa = gapAlpha(sa, elapsed);
     }
-    const out: WindowMessage = { ...window, records };
-    const thresholds = this.bootstrapThresholds();
-    if (thresholds !== undefined) out.bootstrapThresholds = thresholds;
+    const clipHere = ctx.clipping && baseline.state !== 'bootstrap';
+    const pages = this.pages, names = this.metricNames;
+    let cursor = this.kHead[k]!; // metrics usually come in the order of the key's chain
+    for (const name in record.metrics) {
+      const x = record.metrics[name]!;
+      let e: number;
+      let seeded = false;
+      if (cursor !== -1 && names[pages[cursor >>> PAGE_BITS]!.metric[cursor & PAGE_MASK]!] === name) {
+        e = cursor;
+      } else {
+        const m = this.metricOf(name);
+        e = this.findEntry(k, m);
+        if (e === -1) {
+          e = this.addEntry(k, m);
+          const p = isNew ? prior?.get(name) : undefined;
+          if (p !== undefined) {
+            const pg = pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+            pg.fast[o] = p.fast; pg.slow[o] = p.slow; pg.variance[o] = p.std * p.std;
+            seeded = true;
+          }
+        }
+      }
+      const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+      cursor = pg.next[o]!;
+      if (pg.samples[o] === 0 && !seeded) { foldSampleAt(pg, o, x, fa, sa); continue; }
+      if (clipHere) {
+        const floor = this.metricFloor[pg.metric[o]!]!;
+        if (floor === floor) { // not NaN: a clipped metric
+          const threshold = pg.slow[o]! + Math.max(clipSigma * ewStdAt(pg, o), floor);
+          if (x > threshold) { foldClippedAt(pg, o, x, threshold, fa, sa); this.clipped++; continue; }
+        }
+      }
+      updateSampleAt(pg, o, x, fa, sa);
+    }
+    if (this.kSamples[k]! < MAX_U32) this.kSamples[k]!++;
+    if (t > this.kLastSeen[k]!) this.kLastSeen[k] = t;
+    if (t > lastUpdate) this.kLastUpdate[k] = t;
     return out;
   }
 
   /**
    * Folds 0 into the counting metrics of every host/interface key absent from the window at `t` and
-   * seen within the horizon; of seasonal slot keys only those of the current `slot`.
+   * seen within the horizon; of seasonal slot keys only those of the current `slot`. Walks at most
+   * `maxKeys` keys of the least-recently-seen list from slot `from`; returns the next slot to walk
+   * (−1: done).
    */
-  private zeroFill(t: number, slot: number, slotSlowAlpha: number): void {
+  private zeroFill(t: number, slot: number, slotSlowAlpha: number, from: number, maxKeys: number): number {
     const horizon = this.options.zeroFillHorizonMs;
-    if (!(horizon > 0)) return;
+    if (!(horizon > 0)) return -1;
     const { fastAlpha, slowAlpha } = this.options;
-    for (const ks of this.keys.values()) {
-      if (ks.scope === 'flow' || ks.slot !== slot || ks.lastUpdate >= t || t - ks.lastSeen > horizon) continue;
-      const sa = ks.slot >= 0 ? slotSlowAlpha : slowAlpha;
-      const counting = ks.counting;
-      for (let j = 0; j < counting.length; j++) {
-        const st = counting[j]!;
-        if (st.samples > 0) updateSample(st, 0, fastAlpha, sa);
+    const counting = this.metricCounting;
+    let k = from;
+    for (let walked = 0; k !== -1 && walked < maxKeys; k = this.kNext[k]!, walked++) {
+      if (this.kScope[k] === FLOW_SCOPE || this.kSlot[k] !== slot || this.kLastUpdate[k]! >= t || t - this.kLastSeen[k]! > horizon) continue;
+      const sa = slot >= 0 ? slotSlowAlpha : slowAlpha;
+      for (let e = this.kHead[k]!; e !== -1;) {
+        const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+        if (counting[pg.metric[o]!] === 1 && pg.samples[o]! > 0) updateSampleAt(pg, o, 0, fastAlpha, sa);
+        e = pg.next[o]!;
       }
-      ks.samples++;
-      ks.lastUpdate = t;
+      if (this.kSamples[k]! < MAX_U32) this.kSamples[k]!++;
+      this.kLastUpdate[k] = t;
     }
+    return k;
   }
 
   /**
@@ -575,10 +918,10 @@ export class BaselineStore {
    * `bootstrap` (its first-seen time would lie in the future) and nothing being zero-filled.
    */
   private rebase(shiftMs: number): void {
-    for (const ks of this.keys.values()) {
-      ks.firstSeen -= shiftMs;
-      ks.lastSeen -= shiftMs;
-      ks.lastUpdate -= shiftMs;
+    for (let k = this.lruHead; k !== -1; k = this.kNext[k]!) {
+      this.kFirstSeen[k] -= shiftMs;
+      this.kLastSeen[k] -= shiftMs;
+      this.kLastUpdate[k] -= shiftMs;
     }
     this.clockMs -= shiftMs;
     this.priorCache = undefined;
@@ -586,43 +929,44 @@ export class BaselineStore {
   }
 
   private evictOldest(): void {
-    const oldest = this.keys.keys().next();
-    if (!oldest.done) { this.keys.delete(oldest.value); this.evictions++; }
+    if (this.lruHead !== -1) { this.removeKey(this.lruHead); this.evictions++; }
   }
 
   /** Number of keys, how many are in each maturity state as of the latest window end, evictions, prior-based keys and clipped samples so far. O(keys). */
   stats(): BaselineStats {
-    const s: BaselineStats = { keys: this.keys.size, bootstrap: 0, learning: 0, mature: 0, evictions: this.evictions, prior: 0, clippedSamples: this.clipped, timeRebases: this.rebases };
-    for (const ks of this.keys.values()) {
-      s[this.stateAt(ks, this.clockMs)]++;
-      if (ks.prior && ks.samples < ks.matureAt) s.prior++;
+    const s: BaselineStats = { keys: this.keyIndex.size, bootstrap: 0, learning: 0, mature: 0, evictions: this.evictions, prior: 0, clippedSamples: this.clipped, timeRebases: this.rebases };
+    for (let k = this.lruHead; k !== -1; k = this.kNext[k]!) {
+      s[this.stateAt(k, this.clockMs)]++;
+      if (this.priorActive(k)) s.prior++;
     }
     return s;
   }
 
   /** The baseline a record of `key` would carry in a window starting at `t` (ms), or undefined for an unknown key. For tests and display. */
   peek(key: string, t: number = this.clockMs): RecordBaseline | undefined {
-    const ks = this.keys.get(key);
-    if (ks === undefined) return undefined;
-    const metrics: Record<string, MetricBaseline> = {};
-    for (const [name, st] of ks.metrics) metrics[name] = { fast: st.fast, slow: st.slow, mean: st.slow, std: ewStd(st), samples: st.samples };
-    const b: RecordBaseline = { state: this.stateAt(ks, t), firstSeen: ks.firstSeen, samples: ks.samples, metrics };
-    if (ks.prior && ks.samples < ks.matureAt) b.prior = true;
+    const k = this.keyIndex.get(key);
+    if (k === undefined) return undefined;
+    const b: RecordBaseline = { state: this.stateAt(k, t), firstSeen: this.kFirstSeen[k]!, samples: this.kSamples[k]!, metrics: this.metricBaselines(k, false) };
+    if (this.priorActive(k)) b.prior = true;
     return b;
   }
 
   /** Plain-JSON snapshot of everything the store learned (see {@link BaselineSnapshot}). */
   toSnapshot(): BaselineSnapshot {
     const keys: SnapshotKey[] = [];
-    for (const [key, ks] of this.keys) {
+    for (let k = this.lruHead; k !== -1; k = this.kNext[k]!) {
       const metrics: Record<string, [number, number, number, number]> = {};
-      for (const [name, st] of ks.metrics) metrics[name] = [st.fast, st.slow, st.variance, st.samples];
-      const k: SnapshotKey = { key, scope: ks.scope, firstSeen: ks.firstSeen, lastSeen: ks.lastSeen, lastUpdate: ks.lastUpdate, samples: ks.samples, metrics };
-      if (ks.prior) k.prior = true;
-      if (ks.slot >= 0) k.slot = ks.slot;
-      if (ks.matureAt !== this.samplesToMature) k.matureAt = ks.matureAt;
-      if (!Number.isFinite(ks.lastUpdate)) delete k.lastUpdate;
-      keys.push(k);
+      for (let e = this.kHead[k]!; e !== -1;) {
+        const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+        metrics[this.metricNames[pg.metric[o]!]!] = [pg.fast[o]!, pg.slow[o]!, pg.variance[o]!, pg.samples[o]!];
+        e = pg.next[o]!;
+      }
+      const sk: SnapshotKey = { key: this.keyName[k]!, scope: SCOPES[this.kScope[k]!]!, firstSeen: this.kFirstSeen[k]!, lastSeen: this.kLastSeen[k]!, lastUpdate: this.kLastUpdate[k]!, samples: this.kSamples[k]!, metrics };
+      if (this.kPrior[k] === 1) sk.prior = true;
+      if (this.kSlot[k]! >= 0) sk.slot = this.kSlot[k]!;
+      if (this.kMatureAt[k] !== this.samplesToMature) sk.matureAt = this.kMatureAt[k]!;
+      if (!Number.isFinite(this.kLastUpdate[k]!)) delete sk.lastUpdate;
+      keys.push(sk);
     }
     return {
       format: SNAPSHOT_FORMAT,
@@ -642,7 +986,9 @@ export class BaselineStore {
    * snapshot's options differ (the differences are listed in {@link restoreNotes}); keys of scopes
    * not in `options.scopes` are dropped, and when there are more keys than `maxKeys` the least
    * recently seen are dropped (both noted). Without `options`, the snapshot's options are used.
-   * The snapshot's modes (maintenance, frozen) are restored.
+   * The snapshot's modes (maintenance, frozen) are restored. Snapshots of every earlier version of
+   * this package load (the format has not changed: version {@link SNAPSHOT_VERSION}); sample
+   * counts above 2³²−1 are held at that.
    *
    * @throws {ContractError} when `snapshot` is not a baseline snapshot of this format and version,
    *   or any key or number in it is malformed (the message names the field).
@@ -656,24 +1002,24 @@ export class BaselineStore {
       if (changes.length > 0) store.restoreNotes.push(`options differ from the saved baseline (${changes.join('; ')}); learned keys kept`);
     }
     let droppedScope = 0;
-    for (const k of snap.keys) {
-      if (!store.scopeSet.has(k.scope)) { droppedScope++; continue; }
-      const metrics = new Map<string, EwmaState>();
-      const counting: EwmaState[] = [];
-      for (const [name, [fast, slow, variance, samples]] of Object.entries(k.metrics)) {
-        const st = { fast, slow, variance, samples };
-        metrics.set(name, st);
-        if (COUNTING_METRICS.has(name)) counting.push(st);
+    for (const sk of snap.keys) {
+      if (!store.scopeSet.has(sk.scope)) { droppedScope++; continue; }
+      const old = store.keyIndex.get(sk.key);
+      if (old !== undefined) store.removeKey(old);
+      const k = store.addKey(sk.key, SCOPE_INDEX[sk.scope], sk.slot ?? -1, sk.matureAt ?? store.samplesToMature, sk.firstSeen, sk.prior === true);
+      store.kLastSeen[k] = sk.lastSeen;
+      store.kLastUpdate[k] = sk.lastUpdate ?? sk.lastSeen;
+      store.kSamples[k] = Math.min(sk.samples, MAX_U32);
+      for (const name of Object.keys(sk.metrics)) {
+        const [fast, slow, variance, samples] = sk.metrics[name]!;
+        const e = store.addEntry(k, store.metricOf(name));
+        const pg = store.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
+        pg.fast[o] = fast; pg.slow[o] = slow; pg.variance[o] = variance; pg.samples[o] = Math.min(samples, MAX_U32);
       }
-      store.keys.delete(k.key);
-      store.keys.set(k.key, {
-        scope: k.scope, slot: k.slot ?? -1, matureAt: k.matureAt ?? store.samplesToMature, firstSeen: k.firstSeen, lastSeen: k.lastSeen, lastUpdate: k.lastUpdate ?? k.lastSeen,
-        samples: k.samples, prior: k.prior === true, metrics, counting,
-      });
     }
     if (droppedScope > 0) store.restoreNotes.push(`${droppedScope} saved keys of scopes no longer baselined dropped`);
     let droppedCap = 0;
-    while (store.keys.size > store.options.maxKeys) { store.evictOldest(); droppedCap++; }
+    while (store.keyIndex.size > store.options.maxKeys) { store.evictOldest(); droppedCap++; }
     if (droppedCap > 0) store.restoreNotes.push(`${droppedCap} least recently seen saved keys dropped to fit maxKeys ${store.options.maxKeys}`);
     store.evictions = snap.evictions + droppedCap;
     store.clockMs = snap.clockMs;
@@ -688,16 +1034,38 @@ export class BaselineStore {
   reset(key?: string): boolean {
     this.priorCache = undefined;
     if (key !== undefined) {
-      let found = this.keys.delete(key);
-      for (let h = 0; h < 24; h++) found = this.keys.delete(`${key} @${h < 10 ? '0' : ''}${h}h`) || found;
+      let found = false;
+      const drop = (name: string): void => { const k = this.keyIndex.get(name); if (k !== undefined) { this.removeKey(k); found = true; } };
+      drop(key);
+      for (let h = 0; h < 24; h++) drop(`${key} @${h < 10 ? '0' : ''}${h}h`);
       return found;
     }
-    this.keys.clear();
+    this.keyIndex.clear();
+    this.capacity = 0; this.hwm = 0; this.freeSlots = []; this.keyName = [];
+    this.kScope = new Uint8Array(0); this.kSlot = new Int8Array(0); this.kPrior = new Uint8Array(0);
+    this.kMatureAt = new Uint32Array(0); this.kSamples = new Uint32Array(0);
+    this.kFirstSeen = new Float64Array(0); this.kLastSeen = new Float64Array(0); this.kLastUpdate = new Float64Array(0);
+    this.kHead = new Int32Array(0); this.kTail = new Int32Array(0); this.kPrev = new Int32Array(0); this.kNext = new Int32Array(0);
+    this.lruHead = -1; this.lruTail = -1;
+    this.pages = []; this.entryHwm = 0; this.freeEntry = -1;
     this.evictions = 0;
     this.clockMs = 0;
     this.clipped = 0;
     return true;
   }
+}
+
+/** Per-window constants of an {@link AnnotateJob}. */
+interface WindowContext {
+  t: number;
+  windowMs: number;
+  seasonal: boolean;
+  slot: number;
+  slotSuffix: string;
+  slotSlowAlpha: number;
+  slotMatureAt: number;
+  clipping: boolean;
+  frozen: boolean;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -37,10 +37,25 @@ export type PacketCallback = (
   linkType: number, data: Buffer, capturedLength: number, wireLength: number, timeMs: number, ifIndex: number,
 ) => boolean | void;
 
-/** Callbacks and limits of a {@link CaptureFileParser}. */
+/**
+ * Called once per packet record, without a view of the record: the captured bytes are
+ * `buf[offset … offset + capturedLength)`, where `buf` is the reader's current buffer (valid only
+ * during the call), and the packet time (epoch ms, as `timeMs` of {@link PacketCallback}) is
+ * `time[0]`. The allocation-free form of {@link PacketCallback}: no `Buffer` view per packet, and
+ * no heap number for the time (a double passed as an argument to a call that V8 does not inline is
+ * boxed). Pass them on to `PacketBatchBuilder.addAt(linkType, buf, offset, capturedLength,
+ * wireLength, time[0], ifIndex)`. Other parameters and the return value as in {@link PacketCallback}.
+ */
+export type PacketAtCallback = (
+  linkType: number, buf: Buffer, offset: number, capturedLength: number, wireLength: number, time: Float64Array, ifIndex: number,
+) => boolean | void;
+
+/** Callbacks and limits of a {@link CaptureFileParser}. Exactly one of `onPacket` and `onPacketAt` is required. */
 export interface CaptureFileParserOptions {
-  /** One call per packet record. */
-  onPacket: PacketCallback;
+  /** One call per packet record, with a view (`subarray`) of its bytes. */
+  onPacket?: PacketCallback;
+  /** One call per packet record, with the reader's buffer and the record's offset in it (no allocation per packet). Used instead of `onPacket` when given. */
+  onPacketAt?: PacketAtCallback;
   /** A problem the reader survives (truncated file, unknown interface id…): a sentence naming the byte offset. */
   onWarning?: (message: string) => void;
   /** A problem that stops the reader (unknown magic, corrupt record); packets before it were delivered. */
@@ -102,9 +117,22 @@ export class CaptureFileParser {
   private interfaces: Interface[] = [];
   private unknownInterfaceWarned = false;
   private lastTimeMs = -Infinity;
+  /** The time handed to `onPacketAt` (see {@link PacketAtCallback}). */
+  private readonly time = new Float64Array(1);
 
+  /**
+   * @throws {TypeError} when neither `onPacket` nor `onPacketAt` is a function.
+   */
   constructor(options: CaptureFileParserOptions) {
+    if (typeof options.onPacketAt !== 'function' && typeof options.onPacket !== 'function') throw new TypeError('CaptureFileParser needs an onPacket or onPacketAt callback');
     this.opts = options;
+  }
+
+  /** Delivers one record (pcapng paths): through `onPacketAt`, or a view of it through `onPacket`. */
+  private deliver(linkType: number, buf: Buffer, offset: number, capLen: number, wireLen: number, t: number, ifIndex: number): boolean | void {
+    const at = this.opts.onPacketAt;
+    if (at !== undefined) { this.time[0] = t; return at(linkType, buf, offset, capLen, wireLen, this.time, ifIndex); }
+    return this.opts.onPacket!(linkType, buf.subarray(offset, offset + capLen), capLen, wireLen, t, ifIndex);
   }
 
   /** True once the reader stopped on an error. */
@@ -177,12 +205,6 @@ export class CaptureFileParser {
     this.opts.onError?.(message);
   }
 
-  /** Clamps `t` to the previous packet time (counting it) and remembers it. */
-  private clampTime(t: number): number {
-    if (t < this.lastTimeMs) { this.timeClamped++; return this.lastTimeMs; }
-    this.lastTimeMs = t;
-    return t;
-  }
 
   private parse(): boolean {
     const buf = this.pending;
@@ -232,6 +254,8 @@ export class CaptureFileParser {
   private parsePcap(buf: Buffer, start: number): { pos: number; paused: boolean } {
     const le = this.littleEndian;
     const onPacket = this.opts.onPacket;
+    const onPacketAt = this.opts.onPacketAt;
+    const time = this.time;
     const linkType = this.pcapLinkType;
     let pos = start;
     while (buf.length - pos >= 16) {
@@ -252,9 +276,15 @@ export class CaptureFileParser {
         timeMs = sec * 1000 + frac / 1000; // a µs field ≥ 1e6 carries into the seconds here
       }
       const t = timeMs < this.lastTimeMs ? this.lastTimeMs : timeMs;
-      const data = buf.subarray(pos + 16, pos + 16 + capLen);
-      if (onPacket(linkType, data, capLen, wireLen, t, 0) === false) return { pos, paused: true };
-      this.clampTime(timeMs);
+      if (onPacketAt !== undefined) {
+        time[0] = t;
+        if (onPacketAt(linkType, buf, pos + 16, capLen, wireLen, time, 0) === false) return { pos, paused: true };
+      } else if (onPacket!(linkType, buf.subarray(pos + 16, pos + 16 + capLen), capLen, wireLen, t, 0) === false) {
+        return { pos, paused: true };
+      }
+      // clampTime(timeMs), written out: a double passed to a call V8 does not inline is boxed (a heap number per packet)
+      if (timeMs < this.lastTimeMs) this.timeClamped++;
+      else this.lastTimeMs = timeMs;
       this.packets++;
       pos += 16 + capLen;
     }
@@ -316,9 +346,9 @@ export class CaptureFileParser {
           const ms = (high * 4294967296 + low) / iface.unitsPerSecond * 1000 + iface.offsetMs;
           const timeMs = Math.round(ms * 1000) / 1000;
           const t = timeMs < this.lastTimeMs ? this.lastTimeMs : timeMs;
-          const data = buf.subarray(pos + 28, pos + 28 + capLen);
-          if (this.opts.onPacket(iface.linkType, data, capLen, wireLen, t, ifId) === false) return { pos, paused: true };
-          this.clampTime(timeMs);
+          if (this.deliver(iface.linkType, buf, pos + 28, capLen, wireLen, t, ifId) === false) return { pos, paused: true };
+          if (timeMs < this.lastTimeMs) this.timeClamped++; // clampTime(timeMs), written out (see parsePcap)
+          else this.lastTimeMs = timeMs;
           this.packets++;
           break;
         }
@@ -329,8 +359,7 @@ export class CaptureFileParser {
           let capLen = Math.min(wireLen, total - 16);
           if (iface.snapLength > 0) capLen = Math.min(capLen, iface.snapLength);
           const t = this.lastTimeMs === -Infinity ? 0 : this.lastTimeMs;
-          const data = buf.subarray(pos + 12, pos + 12 + capLen);
-          if (this.opts.onPacket(iface.linkType, data, capLen, wireLen, t, 0) === false) return { pos, paused: true };
+          if (this.deliver(iface.linkType, buf, pos + 12, capLen, wireLen, t, 0) === false) return { pos, paused: true };
           this.lastTimeMs = t;
           this.packets++;
           break;

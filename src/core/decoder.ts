@@ -58,6 +58,8 @@ export class PacketBatchBuilder {
   /** Rows currently written. */
   count = 0;
   private seq = 0;
+  /** Time of the packet being added (see {@link addAt}). */
+  private readonly nextTimeMs = new Float64Array(1);
   private capacity: number;
   private timeMs!: Float64Array;
   private wireLength!: Uint32Array;
@@ -123,6 +125,7 @@ export class PacketBatchBuilder {
   /**
    * Decodes one frame into the next row, or counts it (`nonIp`, `unsupportedLinkType`, `malformed`).
    * Never throws and allocates nothing (unless called while {@link full}, when the columns double).
+   * The same as {@link addAt} with offset 0.
    * @param linkType - LINKTYPE_* of the frame.
    * @param data - the captured bytes (only the first `capturedLength` are read).
    * @param capturedLength - captured bytes, ≤ `data.length`.
@@ -131,36 +134,63 @@ export class PacketBatchBuilder {
    * @param ifIndex - capture interface index.
    */
   add(linkType: number, data: Uint8Array, capturedLength: number, wireLength: number, timeMs: number, ifIndex: number): void {
+    this.addAt(linkType, data, 0, capturedLength, wireLength, timeMs, ifIndex);
+  }
+
+  /**
+   * Decodes the frame that starts at byte `offset` of `data` (e.g. inside the reader's chunk, so that
+   * no view per packet is needed) into the next row, or counts it. Never throws and allocates nothing
+   * (unless called while {@link full}, when the columns double).
+   * @param linkType - LINKTYPE_* of the frame.
+   * @param data - a buffer holding the frame at `offset`.
+   * @param offset - byte offset of the frame's first byte in `data`, 0 ≤ offset ≤ data.length.
+   * @param capturedLength - captured bytes of the frame (at most `data.length − offset` are read).
+   * @param wireLength - original length on the wire (pcap orig_len), bytes.
+   * @param timeMs - packet time, epoch ms.
+   * @param ifIndex - capture interface index.
+   */
+  addAt(linkType: number, data: Uint8Array, offset: number, capturedLength: number, wireLength: number, timeMs: number, ifIndex: number): void {
+    // small enough to be inlined into the caller: the time goes through a Float64Array, so no double
+    // crosses a call that is not inlined (which would box it: one heap number per packet)
+    this.nextTimeMs[0] = timeMs;
+    this.decodeAt(linkType, data, offset, capturedLength, wireLength, ifIndex);
+  }
+
+  /** {@link addAt} with the packet time in `nextTimeMs[0]`. */
+  private decodeAt(linkType: number, data: Uint8Array, offset: number, capturedLength: number, wireLength: number, ifIndex: number): void {
     const c = this.counters;
     c.packetsRead++;
-    const cap = capturedLength < data.length ? capturedLength : data.length;
-    let off = 0;
+    const room = data.length - offset;
+    const len = capturedLength < room ? capturedLength : room; // captured bytes available
+    const b = offset;
+    const cap = b + len; // end of the captured bytes in data
+    let off = b;
     let etherType = -1; // -1: IP version from the first nibble
     switch (linkType) {
       case LINKTYPE.ETHERNET:
-        if (cap < 14) { c.malformed++; return; }
-        etherType = (data[12]! << 8) | data[13]!;
-        off = 14;
+        if (len < 14) { c.malformed++; return; }
+        etherType = (data[b + 12]! << 8) | data[b + 13]!;
+        off = b + 14;
         break;
       case LINKTYPE.NULL: {
-        if (cap < 4) { c.malformed++; return; }
+        if (len < 4) { c.malformed++; return; }
         // AF_ value in the capturing host's byte order: accept both
-        const le = data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24);
-        const be = (data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!;
+        const le = data[b + 0]! | (data[b + 1]! << 8) | (data[b + 2]! << 16) | (data[b + 3]! << 24);
+        const be = (data[b + 0]! << 24) | (data[b + 1]! << 16) | (data[b + 2]! << 8) | data[b + 3]!;
         const af = (le >>> 0) <= 0xff ? le : be;
         if (af === 2) etherType = 0x0800;
         else if (af === 10 || af === 24 || af === 28 || af === 30) etherType = 0x86dd;
         else { c.nonIp++; return; }
-        off = 4;
+        off = b + 4;
         break;
       }
       case LINKTYPE.LOOP: {
-        if (cap < 4) { c.malformed++; return; }
-        const af = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
+        if (len < 4) { c.malformed++; return; }
+        const af = ((data[b + 0]! << 24) | (data[b + 1]! << 16) | (data[b + 2]! << 8) | data[b + 3]!) >>> 0;
         if (af === 2) etherType = 0x0800;
         else if (af === 10 || af === 24 || af === 28 || af === 30) etherType = 0x86dd;
         else { c.nonIp++; return; }
-        off = 4;
+        off = b + 4;
         break;
       }
       case LINKTYPE.RAW: case LINKTYPE.RAW_OPENBSD: case LINKTYPE.RAW_BSDOS:
@@ -168,14 +198,14 @@ export class PacketBatchBuilder {
       case LINKTYPE.IPV4: etherType = 0x0800; break;
       case LINKTYPE.IPV6: etherType = 0x86dd; break;
       case LINKTYPE.LINUX_SLL:
-        if (cap < 16) { c.malformed++; return; }
-        etherType = (data[14]! << 8) | data[15]!;
-        off = 16;
+        if (len < 16) { c.malformed++; return; }
+        etherType = (data[b + 14]! << 8) | data[b + 15]!;
+        off = b + 16;
         break;
       case LINKTYPE.LINUX_SLL2:
-        if (cap < 20) { c.malformed++; return; }
-        etherType = (data[0]! << 8) | data[1]!;
-        off = 20;
+        if (len < 20) { c.malformed++; return; }
+        etherType = (data[b + 0]! << 8) | data[b + 1]!;
+        off = b + 20;
         break;
       default:
         c.unsupportedLinkType++;
@@ -194,16 +224,16 @@ export class PacketBatchBuilder {
     } else if (etherType === 0x0800) version = 4;
     else if (etherType === 0x86dd) version = 6;
     else { c.nonIp++; return; } // 802.3 length field (< 0x0600), ARP, LLDP, …
-    if (version === 4) this.ipv4(data, off, cap, wireLength, timeMs, ifIndex);
-    else if (version === 6) this.ipv6(data, off, cap, wireLength, timeMs, ifIndex);
+    if (version === 4) this.ipv4(data, off, cap, wireLength, ifIndex);
+    else if (version === 6) this.ipv6(data, off, cap, wireLength, ifIndex);
     else c.malformed++;
   }
 
   /** Starts row `count`: grows when full, writes the common columns. Returns the row index. */
-  private row(version: number, wireLength: number, timeMs: number, ifIndex: number, protocol: number, payloadLength: number): number {
+  private row(version: number, wireLength: number, ifIndex: number, protocol: number, payloadLength: number): number {
     if (this.count >= this.capacity) this.allocate(this.capacity * 2);
     const i = this.count;
-    this.timeMs[i] = timeMs;
+    this.timeMs[i] = this.nextTimeMs[0]!;
     this.wireLength[i] = wireLength;
     this.ipVersion[i] = version;
     this.protocol[i] = protocol;
@@ -218,7 +248,7 @@ export class PacketBatchBuilder {
     return i;
   }
 
-  private ipv4(d: Uint8Array, o: number, cap: number, wireLength: number, timeMs: number, ifIndex: number): void {
+  private ipv4(d: Uint8Array, o: number, cap: number, wireLength: number, ifIndex: number): void {
     const c = this.counters;
     if (o + 20 > cap) { c.malformed++; return; }
     const vihl = d[o]!;
@@ -228,7 +258,7 @@ export class PacketBatchBuilder {
     if (totalLength < ihl) { c.malformed++; return; }
     const fragmentOffset = ((d[o + 6]! << 8) | d[o + 7]!) & 0x1fff;
     const protocol = d[o + 9]!;
-    const i = this.row(4, wireLength, timeMs, ifIndex, protocol, totalLength - ihl);
+    const i = this.row(4, wireLength, ifIndex, protocol, totalLength - ihl);
     const a = i * 16;
     const src = this.srcAddr, dst = this.dstAddr;
     src.fill(0, a, a + 10); dst.fill(0, a, a + 10);
@@ -241,7 +271,7 @@ export class PacketBatchBuilder {
     this.transport(i, d, o + ihl, cap, protocol);
   }
 
-  private ipv6(d: Uint8Array, o: number, cap: number, wireLength: number, timeMs: number, ifIndex: number): void {
+  private ipv6(d: Uint8Array, o: number, cap: number, wireLength: number, ifIndex: number): void {
     const c = this.counters;
     if (o + 40 > cap || d[o]! >> 4 !== 6) { c.malformed++; return; }
     let remaining = (d[o + 4]! << 8) | d[o + 5]!;
@@ -268,7 +298,7 @@ export class PacketBatchBuilder {
       remaining -= len;
       if (fragment) break;
     }
-    const i = this.row(6, wireLength, timeMs, ifIndex, next, remaining);
+    const i = this.row(6, wireLength, ifIndex, next, remaining);
     const a = i * 16;
     const src = this.srcAddr, dst = this.dstAddr;
     for (let k = 0; k < 16; k++) { src[a + k] = d[o + 8 + k]!; dst[a + k] = d[o + 24 + k]!; }

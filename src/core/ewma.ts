@@ -165,3 +165,56 @@ export function checkAlphas(fastAlpha: number, slowAlpha: number): void {
   }
   if (!(fastAlpha > slowAlpha)) throw new RangeError(`fastAlpha (${fastAlpha}) must be greater than slowAlpha (${slowAlpha})`);
 }
+
+/**
+ * Columnar EWMA states: the same four numbers as {@link EwmaState}, for many metrics at once, in
+ * typed arrays indexed by an entry number `i` (what {@link BaselineStore} keeps per key and metric,
+ * so that a baselined key costs a few hundred bytes instead of an object per metric). `fast`,
+ * `slow`, `variance` in the metric's unit (variance squared), `samples` a count.
+ */
+export interface EwmaColumns {
+  fast: Float64Array;
+  slow: Float64Array;
+  variance: Float64Array;
+  samples: Uint32Array;
+}
+
+/**
+ * {@link foldSample} on entry `i` of columns `c`: the first sample (samples 0) sets fast = slow = x
+ * and variance 0; later ones apply both EWMAs and the Finch variance. Same arithmetic, same
+ * results to the bit. Allocates nothing.
+ */
+export function foldSampleAt(c: EwmaColumns, i: number, x: number, fastAlpha: number, slowAlpha: number): void {
+  if (c.samples[i] === 0) {
+    c.fast[i] = x;
+    c.slow[i] = x;
+    c.variance[i] = 0;
+    c.samples[i] = 1;
+    return;
+  }
+  updateSampleAt(c, i, x, fastAlpha, slowAlpha);
+}
+
+/** {@link updateSample} on entry `i` of columns `c` (no first-sample initialisation). Allocates nothing. */
+export function updateSampleAt(c: EwmaColumns, i: number, x: number, fastAlpha: number, slowAlpha: number): void {
+  c.fast[i] = fastAlpha * x + (1 - fastAlpha) * c.fast[i]!;
+  const slow = c.slow[i]!;
+  const diff = x - slow;
+  const incr = slowAlpha * diff;
+  c.slow[i] = slow + incr;
+  c.variance[i] = (1 - slowAlpha) * (c.variance[i]! + diff * incr);
+  c.samples[i] = c.samples[i]! + 1;
+}
+
+/** {@link foldClipped} on entry `i` of columns `c`: fast takes `x`, slow takes `clipped`, variance unchanged. */
+export function foldClippedAt(c: EwmaColumns, i: number, x: number, clipped: number, fastAlpha: number, slowAlpha: number): void {
+  c.fast[i] = fastAlpha * x + (1 - fastAlpha) * c.fast[i]!;
+  c.slow[i] = slowAlpha * clipped + (1 - slowAlpha) * c.slow[i]!;
+  c.samples[i] = c.samples[i]! + 1;
+}
+
+/** σ of entry `i` of columns `c` (see {@link ewStd}). */
+export function ewStdAt(c: EwmaColumns, i: number): number {
+  const v = c.variance[i]!;
+  return v > 0 ? Math.sqrt(v) : 0;
+}

@@ -169,10 +169,17 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 class Run {
   readonly builder: PacketBatchBuilder;
   readonly parser: CaptureFileParser;
-  firstPacketMs: number | null = null;
-  lastPacketMs: number | null = null;
+  /**
+   * Times of the first and last packet and the longest step, epoch ms / ms, in a Float64Array: a
+   * double written per packet into an object field that may also hold `null` (or into a closure
+   * variable) is boxed, one heap number per packet; a typed-array element is not.
+   */
+  private readonly times = new Float64Array(3);
+  private seen = false;
   timeJumps = 0;
-  largestTimeStepMs = 0;
+  get firstPacketMs(): number | null { return this.seen ? this.times[0]! : null; }
+  get lastPacketMs(): number | null { return this.seen ? this.times[1]! : null; }
+  get largestTimeStepMs(): number { return this.times[2]!; }
   /** When set, `onPacket` pauses before any packet whose time is later than this (pacing). */
   holdAfterMs = Infinity;
   /** Packet time of the record that paused the reader for pacing (NaN: paused because the batch is full). */
@@ -180,18 +187,21 @@ class Run {
 
   constructor(batchSize: number, onWarning?: (m: string) => void) {
     this.builder = new PacketBatchBuilder(batchSize);
+    const times = this.times;
     this.parser = new CaptureFileParser({
-      onPacket: (linkType, data, capturedLength, wireLength, timeMs, ifIndex) => {
+      // offsets into the reader's buffer: no view (Buffer object) per packet
+      onPacketAt: (linkType, buf, offset, capturedLength, wireLength, time, ifIndex) => {
+        const timeMs = time[0]!;
         if (this.builder.full) { this.heldTimeMs = NaN; return false; }
         if (timeMs > this.holdAfterMs) { this.heldTimeMs = timeMs; return false; }
-        this.builder.add(linkType, data, capturedLength, wireLength, timeMs, ifIndex);
-        if (this.firstPacketMs === null) this.firstPacketMs = timeMs;
+        this.builder.addAt(linkType, buf, offset, capturedLength, wireLength, timeMs, ifIndex);
+        if (!this.seen) { this.seen = true; times[0] = timeMs; }
         else {
-          const step = timeMs - this.lastPacketMs!;
-          if (step > this.largestTimeStepMs) this.largestTimeStepMs = step;
+          const step = timeMs - times[1]!;
+          if (step > times[2]!) times[2] = step;
           if (step > TIME_JUMP_MS) this.timeJumps++;
         }
-        this.lastPacketMs = timeMs;
+        times[1] = timeMs;
         return true;
       },
       onWarning,

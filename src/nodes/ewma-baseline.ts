@@ -6,7 +6,8 @@
  */
 import { NodeStateFile } from './state-file';
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { assertWindowMessage } from '../core/contracts';
+import { assertWindowHeader, assertWindowRecords, type WindowMessage } from '../core/contracts';
+import { runInSlices, runStepsInSlices, SLICE_ITEMS } from './slices';
 import { BaselineStore, type BaselineOptions } from '../core/baseline';
 import { catalogue, configNumber, errorMessage, rejectInput, resolveSettings, scopesFromConfig, settingNumber, statusError, statusOk, statusWarn, type SettingType, type Translate } from './glue';
 
@@ -101,7 +102,9 @@ export = function (RED: NodeAPI): void {
     }
 
     // ---- persistence ----
-    const stateFile = config.persist !== false ? NodeStateFile.open(RED, node, 'baseline', t, () => store.toSnapshot()) : null;
+    /** True while a window is being annotated in slices: no snapshot of a half-annotated window is saved. */
+    let annotating = false;
+    const stateFile = config.persist !== false ? NodeStateFile.open(RED, node, 'baseline', t, () => (annotating ? undefined : store.toSnapshot())) : null;
     let restoreProblem: string | undefined;
     if (stateFile) {
       const restored = stateFile.restore((parsed: unknown) => BaselineStore.fromSnapshot(parsed, options));
@@ -132,7 +135,38 @@ export = function (RED: NodeAPI): void {
     type ControlMessage = NodeMessageInFlow & { reset?: unknown; maintenance?: unknown; freeze?: unknown };
     const isWindow = (p: unknown): boolean => typeof p === 'object' && p !== null && (p as { kind?: unknown }).kind === 'netbaseline/window';
 
+    /**
+     * Messages are handled strictly one after another: a window is checked and annotated in slices
+     * over several event-loop turns (./slices: about 12 ms per turn, so Node-RED stays responsive
+     * while 100,000 records are baselined), and whatever arrives meanwhile waits its turn. When
+     * nothing is waiting, a message is handled at once (a control message takes effect within the call).
+     */
+    let queue: Promise<void> = Promise.resolve();
+    let waiting = 0;
+    let closing = false;
     node.on('input', (msg: ControlMessage, send: (m: Array<NodeMessage | null>) => void, done: (err?: Error) => void) => {
+      const run = (): Promise<void> => (closing ? Promise.resolve(done()) : handle(msg, send, done))
+        .catch((err: unknown) => { node.error(errorMessage(err)); }) // handle() reports its own errors: this never runs, but no rejection may escape
+        .finally(() => { waiting--; });
+      queue = waiting++ === 0 ? run() : queue.then(run);
+    });
+
+    /** Annotates a checked window in slices; resolves with the annotated window. */
+    const annotateInSlices = async (win: WindowMessage): Promise<WindowMessage> => {
+      await runInSlices(win.records.length, (from, to) => assertWindowRecords(win.records, from, to)); // bad input: nothing learned yet
+      annotating = true;
+      try {
+        const job = store.beginAnnotate(win);
+        await runInSlices(win.records.length, (from, to) => { job.step(to - from); });
+        // zero samples of the keys absent from the window (100,000 keys: in slices too)
+        await runStepsInSlices(() => job.step(SLICE_ITEMS));
+        return job.finish();
+      } finally {
+        annotating = false;
+      }
+    };
+
+    const handle = async (msg: ControlMessage, send: (m: Array<NodeMessage | null>) => void, done: (err?: Error) => void): Promise<void> => {
       try {
         // validate every control property before acting on any, so a bad one changes nothing
         const hasReset = msg.reset !== undefined && msg.reset !== false;
@@ -170,8 +204,8 @@ export = function (RED: NodeAPI): void {
           done();
           return;
         }
-        assertWindowMessage(msg.payload);
-        msg.payload = store.annotate(msg.payload);
+        assertWindowHeader(msg.payload);
+        msg.payload = await annotateInSlices(msg.payload);
         stateFile?.markDirty();
         send([msg, null]);
         showStatus();
@@ -179,11 +213,13 @@ export = function (RED: NodeAPI): void {
       } catch (err) {
         rejectInput(node, err, done);
       }
-    });
+    };
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      if (stateFile) stateFile.close().then(done, done);
-      else done();
+      // the window being annotated finishes (the store stays consistent); queued messages are dropped
+      closing = true;
+      const closed = (): void => { if (stateFile) stateFile.close().then(done, done); else done(); };
+      queue.then(closed, closed);
     });
   }
   RED.nodes.registerType('ewma-baseline', EwmaBaselineNode);

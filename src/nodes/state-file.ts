@@ -79,11 +79,17 @@ export class NodeStateFile {
     this.dirty = true;
   }
 
-  /** Writes the state now (after any write under way); a failure is warned and retried later. */
+  /**
+   * Writes the state now (after any write under way); a failure is warned and retried later. When
+   * `snapshot` returns `undefined` (the state is mid-update, e.g. a window half annotated), nothing
+   * is written and the state stays dirty for the next interval.
+   */
   save(): Promise<void> {
     const target = this.file;
+    const state = this.snapshot();
+    if (state === undefined) { this.dirty = true; return this.writing; }
     this.dirty = false;
-    const data = JSON.stringify(this.snapshot());
+    const data = JSON.stringify(state);
     this.writing = this.writing.then(() => writeAtomic(target, data)).catch((err: unknown) => {
       this.dirty = true;
       this.node.warn(this.t('errors.saveFailed', { target, reason: errorMessage(err) }));

@@ -460,3 +460,86 @@ describe('BaselineStore', function () {
     expect(() => new BaselineStore({ priorMinPeers: 0 })).to.throw(RangeError, /priorMinPeers/);
   });
 });
+
+describe('BaselineStore: storage in typed-array columns', function () {
+  /** A mixed sequence: new and returning keys, absent keys (zero samples), a flood (clipping), a gap. */
+  function sequence() {
+    const out = [];
+    for (let i = 0; i < 80; i++) {
+      const recs = [['interface', 'iface eth0', { packets: 1000 + (i % 7) * 10, bytes: 64000 + i, flowDurationMs: 5 }]];
+      for (let h = 0; h < 12; h++) {
+        if ((i + h) % 5 === 0) continue; // absent now and then: zero samples
+        recs.push(['dstHost', `dst 10.0.0.${h}`, { packetsPerSecond: 10 + h + (i % 3), synCount: i > 70 && h === 3 ? 500 : h, [`extra${h % 4}`]: i }]);
+      }
+      if (i % 9 === 0) recs.push(['flow', `flow ${i}`, { bytes: i }]);
+      out.push(win(i === 79 ? 85 : i, recs));
+    }
+    return out;
+  }
+
+  it('annotating in steps (beginAnnotate / step / finish) gives exactly what annotate gives', function () {
+    const opts = { slowAlpha: 0.3, fastAlpha: 0.5, bootstrapMs: 60_000, priorMinPeers: 3, priorRefreshMs: 20_000, scopes: ['interface', 'dstHost', 'flow'] };
+    const whole = new BaselineStore(opts), stepped = new BaselineStore(opts);
+    sequence().forEach((w, i) => {
+      const a = whole.annotate(w);
+      const job = stepped.beginAnnotate(w);
+      expect(job.total).to.equal(w.records.length);
+      let steps = 0;
+      while (!job.step(1 + (i % 4))) steps++;
+      expect(job.done).to.equal(w.records.length);
+      expect(steps, 'several steps per window').to.be.greaterThan(0);
+      expect(job.finish()).to.deep.equal(a);
+    });
+    expect(stepped.toSnapshot()).to.deep.equal(whole.toSnapshot());
+    expect(stepped.stats()).to.deep.equal(whole.stats());
+    const st = whole.stats();
+    expect(st.mature, 'the sequence reaches maturity (priors exercised)').to.be.greaterThan(0);
+    expect(st.clippedSamples, 'and clipping').to.be.greaterThan(0);
+  });
+
+  it('a key evicted at maxKeys gives its slot and metric entries back: a new key starts empty', function () {
+    const store = new BaselineStore({ maxKeys: 2, priors: false, zeroFillHorizonMs: 0 });
+    store.annotate(win(0, [['dstHost', 'dst a', { p: 1, q: 2, r: 3 }], ['dstHost', 'dst b', { p: 10 }]]));
+    store.annotate(win(1, [['dstHost', 'dst b', { p: 20 }], ['dstHost', 'dst c', { s: 7 }]])); // a evicted (least recently seen)
+    expect(store.peek('dst a')).to.equal(undefined);
+    // c reuses a's slot and entries: only its own metric, first sample: fast = slow = 7
+    expect(store.peek('dst c').metrics).to.deep.equal({ s: { fast: 7, slow: 7, mean: 7, std: 0, samples: 1 } });
+    expect(store.peek('dst c').samples).to.equal(1);
+    // b: 10 then 20 → fast 0.3·20 + 0.7·10 = 13, slow 0.05·20 + 0.95·10 = 10.5
+    const b = store.peek('dst b').metrics.p;
+    expect(b.fast).to.be.closeTo(13, 1e-12);
+    expect(b.slow).to.be.closeTo(10.5, 1e-12);
+    expect(store.stats()).to.include({ keys: 2, evictions: 1 });
+    // reset(key) frees too; a later key again starts empty
+    expect(store.reset('dst b')).to.equal(true);
+    store.annotate(win(2, [['dstHost', 'dst d', { t: 5 }]]));
+    expect(Object.keys(store.peek('dst d').metrics)).to.deep.equal(['t']);
+    expect(store.toSnapshot().keys.map((k) => [k.key, Object.keys(k.metrics)])).to.deep.equal([['dst c', ['s']], ['dst d', ['t']]]);
+  });
+
+  it('loads a snapshot in the layout the previous (object-per-metric) version wrote', function () {
+    // written by hand in the documented layout (SnapshotKey: metrics name → [fast, slow, variance, samples])
+    const saved = {
+      format: 'netbaseline/baseline', version: 1,
+      options: { fastAlpha: 0.3, slowAlpha: 0.05, bootstrapMs: 300000, scopes: ['interface', 'dstHost', 'srcHost'], maxKeys: 100000, zeroFillHorizonMs: 600000, clipSigma: 3, clipFloors: { packetsPerSecond: 10 }, priors: true, priorMinPeers: 5, priorRefreshMs: 60000, lineRateBitsPerSecond: 0, lineRateFraction: 0.1, seasonal: 'off', seasonalDays: 3, seasonalTimeZone: 'local' },
+      clockMs: T0 + 20 * WIN, evictions: 4,
+      keys: [
+        { key: 'dst 10.0.0.9', scope: 'dstHost', firstSeen: T0, lastSeen: T0 + 19 * WIN, lastUpdate: T0 + 19 * WIN, samples: 20, metrics: { packetsPerSecond: [12, 11, 4, 20], synCount: [1, 0.5, 0.25, 20] } },
+        { key: 'src 10.0.0.7', scope: 'srcHost', firstSeen: T0 + 5 * WIN, lastSeen: T0 + 19 * WIN, samples: 3, prior: true, metrics: { packetsPerSecond: [3, 3, 0, 3] } },
+      ],
+    };
+    const store = BaselineStore.fromSnapshot(JSON.parse(JSON.stringify(saved)));
+    expect(store.peek('dst 10.0.0.9').metrics.packetsPerSecond).to.deep.equal({ fast: 12, slow: 11, mean: 11, std: 2, samples: 20 });
+    expect(store.peek('dst 10.0.0.9').metrics.synCount).to.deep.equal({ fast: 1, slow: 0.5, mean: 0.5, std: 0.5, samples: 20 });
+    expect(store.peek('src 10.0.0.7')).to.include({ samples: 3, prior: true, firstSeen: T0 + 5 * WIN });
+    expect(store.stats()).to.include({ keys: 2, evictions: 4 });
+    // and writes it back the same (lastUpdate defaults to lastSeen)
+    const again = store.toSnapshot();
+    expect(again.keys[0]).to.deep.equal(saved.keys[0]);
+    expect(again.keys[1]).to.deep.equal({ ...saved.keys[1], lastUpdate: T0 + 19 * WIN });
+    // the next window continues from the saved numbers: 0.3·22 + 0.7·12 = 15
+    const out = store.annotate(win(20, [['dstHost', 'dst 10.0.0.9', { packetsPerSecond: 22 }]]));
+    expect(out.records[0].baseline.metrics.packetsPerSecond.fast).to.equal(12);
+    expect(store.peek('dst 10.0.0.9').metrics.packetsPerSecond.fast).to.be.closeTo(15, 1e-12);
+  });
+});

@@ -263,3 +263,52 @@ describe('capture-file: every shared capture', function () {
     expect(byIf).to.deep.equal({ 0: 113, 1: 1 });
   });
 });
+
+describe('capture-file: onPacketAt (offsets into the reader buffer, no view per packet)', function () {
+  /** Parses with onPacketAt, copying each record out of `buf` at the offset it was given. */
+  function parseAt(bytes, chunkSize) {
+    const packets = [];
+    const parser = new CaptureFileParser({
+      onPacketAt: (linkType, buf, offset, capturedLength, wireLength, time, ifIndex) => {
+        expect(time).to.be.an.instanceOf(Float64Array);
+        packets.push({ linkType, data: Buffer.from(buf.subarray(offset, offset + capturedLength)), capturedLength, wireLength, timeMs: time[0], ifIndex });
+      },
+    });
+    for (let o = 0; o < bytes.length; o += chunkSize) parser.push(bytes.subarray(o, o + chunkSize));
+    parser.end();
+    return packets;
+  }
+
+  it('hand-built pcap: the record bytes sit at the offset given, with the times and lengths as written', function () {
+    const file = B.pcapFile({}, [
+      { sec: 1700000000, frac: 250000, data: frameA, wireLength: 1514 },
+      { sec: 1700000001, frac: 5, data: frameB },
+    ]);
+    for (const chunk of [file.length, 7, 1]) {
+      const packets = parseAt(file, chunk);
+      expect(packets.map((p) => [p.linkType, p.capturedLength, p.wireLength, p.timeMs, p.ifIndex]), `chunks of ${chunk}`)
+        .to.deep.equal([[1, frameA.length, 1514, 1700000000250, 0], [1, frameB.length, frameB.length, 1700000001000.005, 0]]);
+      expect(packets[0].data.equals(frameA) && packets[1].data.equals(frameB), `bytes, chunks of ${chunk}`).to.equal(true);
+    }
+  });
+
+  it('needs onPacket or onPacketAt', function () {
+    expect(() => new CaptureFileParser({})).to.throw(TypeError, /onPacket/);
+  });
+
+  describe('shared captures: onPacketAt delivers what onPacket delivers', function () {
+    before(function () {
+      if (!P.havePcaps()) { console.log(`    (skipped: ${P.PCAP_DIR} is missing)`); this.skip(); }
+    });
+    // classic pcap (µs, ns, big-endian), pcapng with two interfaces and an SPB-free file
+    for (const name of ['zeek__get-to-ssh-server.pcap', 'ndpi__nfsv3.pcap', 'wireshark__pcapng-example.pcapng', 'ndpi__sites.pcapng', 'wireshark__vlan.cap']) {
+      it(name, function () {
+        const bytes = fs.readFileSync(P.pcapPath(name));
+        const viaView = parse(bytes, 4096).packets;
+        const viaOffset = parseAt(bytes, 4096);
+        expect(viaOffset.length).to.equal(P.MANIFEST_COUNTS[name]);
+        expect(viaOffset).to.deep.equal(viaView);
+      });
+    }
+  });
+});

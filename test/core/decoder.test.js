@@ -291,3 +291,42 @@ describe('decoder: shared captures', function () {
     });
   }
 });
+
+describe('decoder: addAt (frame at an offset inside a larger buffer)', function () {
+  const seg = B.tcp({ sport: 40000, dport: 80, flags: 0x02 });
+  const frames = [
+    [1, B.eth(0x0800, B.ipv4({ src: '192.0.2.1', dst: '198.51.100.2', proto: 6, payload: seg }))],
+    [1, B.eth(0x86dd, B.ipv6({ src: '2001:db8::1', dst: '2001:db8::2', next: 17, body: B.udp({ sport: 53, dport: 5353 }) }))],
+    [113, Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00]), B.ipv4({ proto: 1, payload: B.icmp() })])], // Linux SLL
+    [0, Buffer.concat([Buffer.from([2, 0, 0, 0]), B.ipv4({ proto: 17, payload: B.udp() })])], // NULL, little-endian AF_INET
+    [101, B.ipv4({ proto: 6, payload: seg })], // raw
+  ];
+
+  it('decodes each frame between junk bytes exactly as add() decodes it alone', function () {
+    for (const [linkType, frame] of frames) {
+      const junk = Buffer.alloc(37, 0xee);
+      const buf = Buffer.concat([junk, frame, junk]);
+      const a = new PacketBatchBuilder(4), b = new PacketBatchBuilder(4);
+      a.add(linkType, frame, frame.length, frame.length + 4, 1700000000123.456, 2);
+      b.addAt(linkType, buf, junk.length, frame.length, frame.length + 4, 1700000000123.456, 2);
+      const ba = a.flush('t', 0, true), bb = b.flush('t', 0, true);
+      expect(bb.count, `link type ${linkType}`).to.equal(1);
+      expect(packetAt(bb, 0), `link type ${linkType}`).to.deep.equal(packetAt(ba, 0));
+      expect(bb.counters).to.deep.equal(ba.counters);
+    }
+  });
+
+  it('reads no byte past offset + capturedLength, nor past the buffer', function () {
+    const [linkType, frame] = frames[0];
+    // captured length cut inside the TCP header: the bytes after it (a valid TCP header) must not be read
+    const ipAndPart = 14 + 20 + 10;
+    const b = new PacketBatchBuilder(4);
+    b.addAt(linkType, Buffer.concat([Buffer.alloc(5), frame]), 5, ipAndPart, frame.length, 1, 0);
+    // a captured length larger than what the buffer holds after the offset: only the buffer is read
+    b.addAt(linkType, frame.subarray(0, 20), 0, frame.length, frame.length, 2, 0);
+    const batch = b.flush('t', 0, true);
+    expect(batch.count).to.equal(1);
+    expect(packetAt(batch, 0)).to.include({ info: PACKET_INFO.TRANSPORT_TRUNCATED, srcPort: 0, dstPort: 0 });
+    expect(batch.counters).to.include({ packetsRead: 2, malformed: 1 });
+  });
+});

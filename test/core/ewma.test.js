@@ -85,3 +85,20 @@ describe('ewma', function () {
     expect(ewma.ewmaNext(10, 100, ewma.gapAlpha(0.05, 4))).to.be.closeTo(stepwise, 1e-12);
   });
 });
+
+describe('ewma: columnar states (typed arrays)', function () {
+  it('foldSampleAt / updateSampleAt / foldClippedAt / ewStdAt give the object versions\' numbers to the bit', function () {
+    const cols = { fast: new Float64Array(3), slow: new Float64Array(3), variance: new Float64Array(3), samples: new Uint32Array(3) };
+    const st = ewma.createEwmaState();
+    const xs = [10, 20, 0, 3.5, 1e6, 7, 7, 0, 42.25];
+    xs.forEach((x, k) => {
+      if (k === 4) { ewma.foldClipped(st, x, 30, 0.3, 0.05); ewma.foldClippedAt(cols, 1, x, 30, 0.3, 0.05); }
+      else if (k === 6) { ewma.updateSample(st, x, 0.3, 0.05); ewma.updateSampleAt(cols, 1, x, 0.3, 0.05); }
+      else { ewma.foldSample(st, x, 0.3, 0.05); ewma.foldSampleAt(cols, 1, x, 0.3, 0.05); }
+      expect([cols.fast[1], cols.slow[1], cols.variance[1], cols.samples[1]], `after sample ${k}`).to.deep.equal([st.fast, st.slow, st.variance, st.samples]);
+      expect(ewma.ewStdAt(cols, 1)).to.equal(ewma.ewStd(st));
+    });
+    // neighbours untouched
+    expect([cols.fast[0], cols.fast[2], cols.samples[0], cols.samples[2]]).to.deep.equal([0, 0, 0, 0]);
+  });
+});
