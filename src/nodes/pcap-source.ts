@@ -25,9 +25,8 @@ interface PcapSourceNodeDef extends NodeDef {
   filename?: string;
   /** Where {@link filename} comes from (TypedInput): typed in (`str`), `env`, `flow` or `global`. */
   filenameType?: SettingType;
+  /** Interface name; `${VAR}` is replaced from the environment by Node-RED when the flow starts. */
   iface?: string;
-  /** Where {@link iface} comes from (TypedInput): typed in (`str`) or `env`. */
-  ifaceType?: SettingType;
   filter?: string;
   snapLength?: string | number;
   bufferSizeMiB?: string | number;
@@ -161,8 +160,8 @@ export = function (RED: NodeAPI): void {
     let config: PcapSourceConfig | null = null;
     let configError: string | null = null;
     try {
-      // filename and iface are TypedInputs: typed in (`str`) or read now from env / flow / global
-      config = parseConfig(resolveSettings(RED, node, def, ['filename', 'iface']), t);
+      // filename is a TypedInput: typed in (`str`) or read now from env / flow / global
+      config = parseConfig(resolveSettings(RED, node, def, ['filename']), t);
     } catch (err) {
       configError = errorMessage(err);
     }
