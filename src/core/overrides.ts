@@ -14,7 +14,7 @@
  * @packageDocumentation
  */
 import type { AnomalyEvent, TrafficRecord, WindowMessage } from './contracts';
-import { RuleDetector, profileValues, type DetectorOptions, type SensitivityProfile } from './rules';
+import { RuleDetector, profileValues, type DetectorOptions, type EvaluateJob, type SensitivityProfile } from './rules';
 
 /** An IP address as bytes: 4 bytes for IPv4 (also for `::ffff:a.b.c.d`), 16 for IPv6. */
 export interface IpAddressBytes {
@@ -459,29 +459,100 @@ export class ProfiledDetector {
 
   /**
    * Evaluates a window (see {@link RuleDetector.evaluate}): records routed to their detector,
-   * allow-listed records dropped. The window must pass `assertWindowMessage`.
+   * allow-listed records dropped. The window must pass `assertWindowMessage`. The same as
+   * {@link beginEvaluate} followed at once by `finish()`.
    * @throws {ContractError} from the detectors on malformed annotations.
    */
   evaluate(window: WindowMessage): AnomalyEvent[] {
-    if (this.matcher.size === 0 && this.narrow.length === 0) return this.base.evaluate(window);
+    return this.beginEvaluate(window).finish();
+  }
+
+  /**
+   * Starts evaluating `window` in steps (see {@link EvaluateJob}; the events of `finish()` are the
+   * same as {@link evaluate}'s). Without overrides and allow-list entries this is the node
+   * detector's job; otherwise the steps route each record ({@link route}), then run the node
+   * detector's job on its records and each override's job on its own, one after the other, every
+   * one with the whole window as context. Do not use this detector (or one made from it by
+   * {@link withChanges}) for anything else until `finish()` has returned; after dropping a job
+   * unfinished, call {@link reset}.
+   * @throws {ContractError} (from `step` / `finish`) on malformed annotations of a judged record.
+   */
+  beginEvaluate(window: WindowMessage): EvaluateJob {
+    if (this.matcher.size === 0 && this.narrow.length === 0) return this.base.beginEvaluate(window);
+    const records = window.records;
     const groups: TrafficRecord[][] = this.profiles.map(() => []);
     const own: TrafficRecord[] = [];
     const order = new Map<string, number>();
     let skipped = 0;
-    window.records.forEach((r, i) => {
-      const target = this.route(r);
-      if (target === null) { skipped++; return; }
-      if (!order.has(r.key)) order.set(r.key, i);
-      (target < 0 ? own : groups[target]!).push(r);
-    });
+    let routed = 0;
+    /** The detectors' jobs, created once every record is routed: the node's detector first. */
+    let jobs: EvaluateJob[] | undefined;
+    let current = 0;
+    /** Records judged by the jobs already finished, and allow-listed ones. */
+    let judgedBefore = 0;
     const events: AnomalyEvent[] = [];
-    // the base detector always runs: it prunes its port-scan evidence by window time
-    // every detector sees the whole window as context (SYNs a host sent, flow fan-out, contributors)
-    events.push(...this.base.evaluate({ ...window, records: own }, window.records));
-    this.profiles.forEach((d, i) => { events.push(...d.evaluate({ ...window, records: groups[i]! }, window.records)); });
-    this.allowSkipped += skipped;
-    events.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0));
-    return events;
+    let failure: { error: unknown } | undefined;
+    let finished = false;
+    let complete = false;
+
+    const run = (budget: number): boolean => {
+      if (routed < records.length) {
+        const end = Math.min(records.length, routed + budget);
+        budget -= end - routed;
+        for (; routed < end; routed++) {
+          const r = records[routed]!;
+          const target = this.route(r);
+          if (target === null) { skipped++; continue; }
+          if (!order.has(r.key)) order.set(r.key, routed);
+          (target < 0 ? own : groups[target]!).push(r);
+        }
+        if (routed < records.length) return false;
+      }
+      if (jobs === undefined) {
+        // the base detector always runs: it prunes its port-scan evidence by window time
+        // every detector sees the whole window as context (SYNs a host sent, flow fan-out, contributors)
+        jobs = [this.base.beginEvaluate({ ...window, records: own }, records)];
+        this.profiles.forEach((d, i) => { jobs!.push(d.beginEvaluate({ ...window, records: groups[i]! }, records)); });
+        judgedBefore = skipped;
+      }
+      while (budget > 0 && current < jobs.length) {
+        const job = jobs[current]!;
+        const before = job.done;
+        if (!job.step(budget)) return false; // a step that is not done used its whole budget
+        budget -= Math.max(1, job.done - before);
+        events.push(...job.finish());
+        judgedBefore += job.total;
+        current++;
+      }
+      if (current < jobs.length) return false;
+      if (!complete) {
+        complete = true;
+        this.allowSkipped += skipped;
+        events.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0));
+      }
+      return true;
+    };
+
+    return {
+      get total(): number { return records.length; },
+      get done(): number { return jobs === undefined || current >= jobs.length ? judgedBefore : judgedBefore + jobs[current]!.done; },
+      step(maxRecords: number): boolean {
+        if (failure !== undefined) throw failure.error;
+        if (finished) return true;
+        try {
+          return run(maxRecords >= 1 ? maxRecords : 1);
+        } catch (error) {
+          failure = { error };
+          throw error;
+        }
+      },
+      finish(): AnomalyEvent[] {
+        if (finished) throw new Error('EvaluateJob.finish() called twice');
+        while (!this.step(Number.MAX_SAFE_INTEGER));
+        finished = true;
+        return events;
+      },
+    };
   }
 
   /** Forgets all port-scan evidence (every profile) and the allow-list count. */

@@ -493,7 +493,8 @@ interface ServiceStats { flows: number; meanMs: number }
 
 /** What the flow records of a window say about one source: per protocol/port the hosts it tried and the ones that answered. */
 interface SourceFanout {
-  byPort: Map<string, { hosts: Set<string>; answered: Set<string> }>;
+  /** Key: the destination port, + 65,536 for UDP (a number, no string per flow record); see {@link portKeyText}. */
+  byPort: Map<number, { hosts: Set<string>; answered: Set<string> }>;
   echoHosts: Set<string>;
   /** Per destination host: the UDP destination ports of the source's new UDP flows to it (vertical UDP scan). */
   udpPorts: Map<string, Set<number>>;
@@ -511,6 +512,170 @@ interface WindowIndex {
   adminTargets: Map<string, Set<string>>;
 }
 
+/** `tcp/445` / `udp/53` from a {@link SourceFanout.byPort} key. */
+const portKeyText = (key: number): string => `${key >= 65536 ? 'udp' : 'tcp'}/${key & 0xffff}`;
+
+/**
+ * Builds the {@link WindowIndex} of a window in steps (three passes over its records): pass 1 the
+ * SYNs per sender, the number of flow records per source and the admin-port targets; pass 2 the
+ * answers (SYN-ACK, UDP reply) to sources with more flow records than the least host/port count a
+ * fan-out rule needs; pass 3 what each such source tried, per protocol/port.
+ */
+class WindowIndexer {
+  /** 1–3: the pass under way; 4: done. */
+  private pass = 1;
+  private i = 0;
+  private readonly synsSent = new Map<string, number>();
+  private haveSrcHosts = false;
+  private flowsFrom: Map<string, number> | undefined;
+  private readonly adminTargets = new Map<string, Set<string>>();
+  private fanout: Map<string, SourceFanout> | undefined;
+  /** Answering flows to candidate sources: `<proto> <src> <sport> <dst> <dport>`. */
+  private readonly answers = new Set<string>();
+  private least = Infinity;
+  private readonly needFanout: boolean;
+
+  constructor(private readonly records: readonly TrafficRecord[], private readonly options: ResolvedDetectorOptions, private readonly adminPorts: ReadonlySet<number>) {
+    this.needFanout = options.horizontalScan.enabled || options.icmpSweep.enabled || options.portScan.enabled;
+  }
+
+  /** True when every pass is done. */
+  get done(): boolean { return this.pass === 4; }
+
+  /** Indexes up to `budget` records (of any pass); returns what is left of the budget. */
+  step(budget: number): number {
+    const records = this.records;
+    const n = records.length;
+    while (budget > 0 && this.pass < 4) {
+      const end = Math.min(n, this.i + budget);
+      budget -= end - this.i;
+      if (this.pass === 1) this.pass1(this.i, end);
+      else if (this.pass === 2) this.pass2(this.i, end);
+      else this.pass3(this.i, end);
+      this.i = end;
+      if (end < n) break;
+      this.i = 0;
+      if (this.pass === 1) {
+        if (this.flowsFrom === undefined) { this.pass = 4; break; }
+        const o = this.options, hs = o.horizontalScan, ic = o.icmpSweep, ps = o.portScan;
+        this.least = Math.min(hs.enabled ? hs.minHosts : Infinity, ic.enabled ? ic.minHosts : Infinity, ps.enabled ? ps.minPorts : Infinity);
+        this.fanout = new Map();
+      }
+      this.pass++;
+    }
+    return budget;
+  }
+
+  /** The index (once {@link done}). */
+  result(): WindowIndex {
+    return { synsSent: this.synsSent, haveSrcHosts: this.haveSrcHosts, fanout: this.fanout, adminTargets: this.adminTargets };
+  }
+
+  private candidate(ip: string | undefined): boolean {
+    return ip !== undefined && (this.flowsFrom!.get(ip) ?? 0) > this.least;
+  }
+
+  /** SYNs per sender; flow records per source (a cheap count first: a spoofed flood has a flow per source); admin-port targets. */
+  private pass1(from: number, to: number): void {
+    const records = this.records;
+    const admin = this.options.adminFanout;
+    for (let i = from; i < to; i++) {
+      const r = records[i]!;
+      if (r.scope === 'srcHost') {
+        this.haveSrcHosts = true;
+        if (r.srcIp !== undefined) this.synsSent.set(r.srcIp, r.metrics.synCount ?? 0);
+      } else if (r.scope === 'flow' && r.srcIp !== undefined && r.dstIp !== undefined) {
+        if (this.needFanout) {
+          const flowsFrom = (this.flowsFrom ??= new Map());
+          flowsFrom.set(r.srcIp, (flowsFrom.get(r.srcIp) ?? 0) + 1);
+        }
+        if (admin.enabled && r.protocol === 'tcp' && (r.metrics.synCount ?? 0) > 0 && r.dstPort !== undefined && this.adminPorts.has(r.dstPort)) {
+          let t = this.adminTargets.get(r.srcIp);
+          if (t === undefined) { t = new Set(); this.adminTargets.set(r.srcIp, t); }
+          t.add(r.dstIp);
+        }
+      }
+    }
+  }
+
+  /** Answers to candidate sources (a SYN-ACK, any UDP packet back). */
+  private pass2(from: number, to: number): void {
+    const records = this.records;
+    for (let i = from; i < to; i++) {
+      const r = records[i]!;
+      if (r.scope !== 'flow' || !this.candidate(r.dstIp)) continue;
+      if ((r.protocol === 'tcp' && (r.metrics.synAckCount ?? 0) > 0) || (r.protocol === 'udp' && (r.metrics.packets ?? 0) > 0)) {
+        this.answers.add(`${r.protocol} ${r.srcIp} ${r.srcPort ?? 0} ${r.dstIp} ${r.dstPort ?? 0}`);
+      }
+    }
+  }
+
+  /** What each candidate source tried, per protocol/port, and which hosts answered; echo requests; UDP ports per host. */
+  private pass3(from: number, to: number): void {
+    const records = this.records;
+    const fanout = this.fanout!;
+    const src = (ip: string): SourceFanout => {
+      let f = fanout.get(ip);
+      if (f === undefined) { f = { byPort: new Map(), echoHosts: new Set(), udpPorts: new Map() }; fanout.set(ip, f); }
+      return f;
+    };
+    for (let i = from; i < to; i++) {
+      const r = records[i]!;
+      if (r.scope !== 'flow' || r.dstIp === undefined || !this.candidate(r.srcIp)) continue;
+      const proto = r.protocol ?? '';
+      if (proto === 'tcp' || proto === 'udp') {
+        // an attempt: a TCP flow that sent a SYN (no ACK) in the window, or a UDP flow new in the window
+        const attempt = proto === 'tcp' ? (r.metrics.synCount ?? 0) > 0 : (r.metrics.newFlows ?? 0) > 0;
+        if (!attempt || r.dstPort === undefined) continue;
+        const portKey = (proto === 'udp' ? 65536 : 0) + r.dstPort;
+        const f = src(r.srcIp!);
+        let p = f.byPort.get(portKey);
+        if (p === undefined) { p = { hosts: new Set(), answered: new Set() }; f.byPort.set(portKey, p); }
+        p.hosts.add(r.dstIp);
+        if (this.answers.has(`${proto} ${r.dstIp} ${r.dstPort} ${r.srcIp} ${r.srcPort ?? 0}`)) p.answered.add(r.dstIp);
+        if (proto === 'udp') {
+          let ports = f.udpPorts.get(r.dstIp);
+          if (ports === undefined) { ports = new Set(); f.udpPorts.set(r.dstIp, ports); }
+          ports.add(r.dstPort);
+        }
+      } else if (ECHO_REQUEST[proto] !== undefined && r.dstPort === ECHO_REQUEST[proto] && (r.metrics.packets ?? 0) > 0) {
+        src(r.srcIp!).echoHosts.add(r.dstIp);
+      }
+    }
+  }
+}
+
+/** Thresholds of the static (bootstrap) rule for one window. */
+interface StaticThresholds { packetsPerSecond: number; bitsPerSecond: number; synPerSecond: number }
+
+const PHASE_CHECK = 0, PHASE_INDEX = 1, PHASE_RULES = 2, PHASE_EVENTS = 3, PHASE_DONE = 4;
+
+/**
+ * A window being evaluated in steps (from {@link RuleDetector.beginEvaluate} or
+ * `ProfiledDetector.beginEvaluate`). Call {@link step} until it returns true (or not at all), then
+ * {@link finish} once. The events of `finish()` are the same as `evaluate()`'s on the same window,
+ * whatever the step sizes.
+ */
+export interface EvaluateJob {
+  /** Records in the window. */
+  readonly total: number;
+  /** Records the rules have judged so far (0 … {@link total}; the check and index passes come first). */
+  readonly done: number;
+  /**
+   * Does up to `maxRecords` units of the remaining work (a record checked, indexed or judged, an
+   * event built; at least one unit per call); true when nothing is left (then {@link finish} only
+   * returns the events).
+   * @throws {ContractError} from the check of a malformed record (the detector is unchanged then);
+   *   a job that threw throws the same error again on every later call.
+   */
+  step(maxRecords: number): boolean;
+  /**
+   * Does whatever {@link step} left and returns the events, in the order of the window's records.
+   * @throws {ContractError} as {@link step}; {Error} when called twice.
+   */
+  finish(): AnomalyEvent[];
+}
+
 /**
  * Orders findings primary first: high before medium, then larger deviationPercent, then rule order
  * ({@link RULE_IDS}). Sorts in place and returns the array.
@@ -526,7 +691,8 @@ type Add = (r: TrafficRecord, f: Finding) => void;
  * Evaluates annotated windows against the rules and returns anomaly events. Holds per-source
  * port-scan and per-host unsolicited-SYN-ACK evidence of the last 60 s (bounded by
  * `maxScanSources`), the SYNs each host sent in the previous window, and per-service flow
- * duration means (bounded by `longLived.maxServices`).
+ * duration means (bounded by `longLived.maxServices`). A window is judged at once
+ * ({@link RuleDetector.evaluate}) or in steps ({@link RuleDetector.beginEvaluate}), with the same events.
  */
 export class RuleDetector {
   /** The options in force (defaults filled in). */
@@ -539,9 +705,12 @@ export class RuleDetector {
   private readonly adminPorts: Set<number>;
   private prevSyns = new Map<string, number>();
   private prevWindowStart = Number.NEGATIVE_INFINITY;
-  private readonly services = new Map<string, ServiceStats>();
+  /** Key: the service's port, + 65,536 for UDP (see {@link portKeyText}): no string per flow record. */
+  private readonly services = new Map<number, ServiceStats>();
   /** Flow keys already reported as long-lived while running (once each until they end). */
   private readonly longFlagged = new Set<string>();
+  /** The metric baselines some rule reads (checked per record; see {@link checkRecordAnnotations}). */
+  private readonly readMetrics: readonly string[];
 
   /**
    * @param options see {@link DetectorOptions}
@@ -551,6 +720,7 @@ export class RuleDetector {
     this.options = resolveDetectorOptions(options);
     this.scopeSet = new Set(this.options.scopes);
     this.adminPorts = new Set(this.options.adminFanout.ports);
+    this.readMetrics = baselineMetricsRead(this.options);
   }
 
   /** Sources with port-scan evidence held, and sources dropped at the cap so far. */
@@ -560,7 +730,9 @@ export class RuleDetector {
 
   /** The learned mean duration (ms) and count of ended flows of a service such as `tcp/443`, or undefined. */
   serviceDuration(service: string): { flows: number; meanMs: number } | undefined {
-    const s = this.services.get(service);
+    const m = /^(tcp|udp)\/(\d{1,5})$/.exec(service);
+    if (m === null || Number(m[2]) > 65535) return undefined;
+    const s = this.services.get((m[1] === 'udp' ? 65536 : 0) + Number(m[2]));
     return s === undefined ? undefined : { ...s };
   }
 
@@ -568,59 +740,176 @@ export class RuleDetector {
    * Evaluates every record of an (annotated) window; returns at most ONE AnomalyEvent per key per
    * window, whose `findings` list every metric/rule of that key that crossed a threshold, and whose
    * top-level fields repeat the primary finding (see {@link sortFindings}). Events come in the order
-   * of the window's records. `id` = `<rule>|<key>|<windowStart>`, `time` = windowEnd.
+   * of the window's records. `id` = `<rule>|<key>|<windowStart>`, `time` = windowEnd. The same as
+   * {@link beginEvaluate} followed at once by `finish()`.
    *
    * @param window must pass `assertWindowMessage` (contracts).
    * @param context all records of the window when `window.records` is a subset (per-host
    *   overrides): the cross-record rules (SYNs a host sent, flow fan-out, interface contributors)
    *   read it; findings are only raised on `window.records`. Default `window.records`.
-   * @throws {ContractError} when a record's `baseline` or `scan` is malformed; nothing is changed then.
+   * @throws {ContractError} when a record's `baseline`, `scan` or `flowEnd` is malformed (see
+   *   {@link checkRecordAnnotations}); nothing is changed then.
    */
   evaluate(window: WindowMessage, context?: readonly TrafficRecord[]): AnomalyEvent[] {
-    checkAnnotations(window);
-    const all = context ?? window.records;
+    return this.beginEvaluate(window, context).finish();
+  }
+
+  /**
+   * Starts evaluating `window` in steps (see {@link EvaluateJob}), so that a caller that must not
+   * hold its thread for long (a Node-RED node) can spread a window of 100,000 records over several
+   * event-loop turns. The work, in order: the annotation check of `window.records`
+   * ({@link checkRecordAnnotations}; a malformed record throws before anything changes), the
+   * window index over `context` (SYNs per sender, flow fan-out per source, admin-port targets: three
+   * passes), the rules per record, then one event per key (contributors of aggregate records read
+   * the whole `context`). The result of `finish()` is the same as {@link evaluate}'s.
+   *
+   * Until `finish()` has returned (or a step has thrown), do not use this detector for anything
+   * else (another window, `reset`), and do not change the window's records. A job that is dropped
+   * unfinished after its check has passed may have recorded part of the window's evidence: call
+   * {@link reset} then.
+   *
+   * @param window, context as for {@link evaluate}.
+   */
+  beginEvaluate(window: WindowMessage, context?: readonly TrafficRecord[]): EvaluateJob {
+    const detector = this;
+    const records = window.records;
+    const all = context ?? records;
+    const readMetrics = this.readMetrics;
     const byKey = new Map<string, { record: TrafficRecord; findings: Finding[] }>();
     const add: Add = (record, f) => {
       let e = byKey.get(record.key);
       if (e === undefined) { e = { record, findings: [] }; byKey.set(record.key, e); }
       e.findings.push(f);
     };
-    this.pruneScans(window.windowEnd);
-    const index = this.indexWindow(all);
-    const o = this.options;
-    for (const record of window.records) {
-      if (this.scopeSet.has(record.scope)) {
-        const state = record.baseline?.state ?? 'bootstrap';
-        if (state === 'bootstrap') {
-          this.staticRule(window, record, add);
-          // a never-seen key that ewma-baseline started from its peers' median baseline
-          if (record.baseline?.prior === true) this.baselineRules(record, add, true);
-        } else {
-          this.baselineRules(record, add, false);
-          this.latencyRule(record, add);
-          this.protocolShiftRule(record, add);
-        }
-        if (o.packetLoss.enabled) this.packetLossRule(record, add);
-      }
-      if (record.scope === 'srcHost') {
-        if (o.portScan.enabled && record.scan !== undefined) this.portScanRule(window, record, add);
-        if (o.portScan.enabled) this.udpScanRule(record, index, add);
-        if (o.horizontalScan.enabled) this.horizontalScanRule(record, index, add);
-        if (o.icmpSweep.enabled) this.icmpSweepRule(record, index, add);
-        if (o.adminFanout.enabled) this.adminFanoutRule(window, record, index, add);
-      } else if (record.scope === 'dstHost') {
-        if (o.synFlood.enabled) this.synFloodRule(window, record, add);
-        if (o.icmpFlood.enabled) this.icmpFloodRule(window, record, add);
-        if (o.amplification.enabled) this.amplificationRule(window, record, add);
-        if (o.unsolicitedSynAck.enabled) this.unsolicitedSynAckRule(window, record, index, add);
-      } else if (record.scope === 'flow') {
-        if (o.longLived.enabled) this.longLivedRule(record, add);
-      }
-    }
-    this.rememberSyns(window, index);
+    const thresholds = this.staticThresholds(window);
+    let phase = PHASE_CHECK;
+    /** Next record (check, rules) or key (events) of the current phase. */
+    let i = 0;
+    let judged = 0;
+    let indexer: WindowIndexer | undefined;
+    let index: WindowIndex | undefined;
+    let entries: Array<{ record: TrafficRecord; findings: Finding[] }> = [];
+    /** The contributors of the aggregate record whose event is being built, and how far they got. */
+    let tally: ContributorTally | undefined;
+    let tallied = 0;
     const events: AnomalyEvent[] = [];
-    for (const { record, findings } of byKey.values()) events.push(this.toEvent(window, record, sortFindings(findings), all));
-    return events;
+    let failure: { error: unknown } | undefined;
+    let finished = false;
+
+    /** Runs up to `budget` units of work (a record checked, indexed or judged, an event built); true when all is done. */
+    const run = (budget: number): boolean => {
+      while (budget > 0 && phase !== PHASE_DONE) {
+        if (phase === PHASE_CHECK) {
+          const end = Math.min(records.length, i + budget);
+          budget -= end - i;
+          for (; i < end; i++) checkRecordAnnotations(records[i]!, i, readMetrics);
+          if (i < records.length) return false;
+          indexer = new WindowIndexer(all, detector.options, detector.adminPorts);
+          phase = PHASE_INDEX;
+        } else if (phase === PHASE_INDEX) {
+          budget = indexer!.step(budget);
+          if (!indexer!.done) return false;
+          index = indexer!.result();
+          indexer = undefined;
+          // the window is valid: from here on the detector's evidence changes
+          detector.pruneScans(window.windowEnd);
+          i = 0;
+          phase = PHASE_RULES;
+        } else if (phase === PHASE_RULES) {
+          const end = Math.min(records.length, i + budget);
+          budget -= end - i;
+          for (; i < end; i++) detector.judge(window, records[i]!, index!, thresholds, add);
+          judged = i;
+          if (i < records.length) return false;
+          detector.rememberSyns(window, index!);
+          entries = [...byKey.values()];
+          byKey.clear();
+          i = 0;
+          phase = PHASE_EVENTS;
+        } else {
+          while (budget > 0 && i < entries.length) {
+            const { record, findings } = entries[i]!;
+            if (tally === undefined) {
+              sortFindings(findings);
+              if (!isAggregate(record.scope)) {
+                events.push(detector.toEvent(window, record, findings, []));
+                i++;
+                budget--;
+                continue;
+              }
+              // an aggregate record's contributors: a walk over the whole window, in steps too
+              tally = new ContributorTally(record, findings[0]!.metric);
+              tallied = 0;
+            }
+            const end = Math.min(all.length, tallied + budget);
+            budget -= Math.max(1, end - tallied);
+            tally.add(all, tallied, end);
+            tallied = end;
+            if (tallied < all.length) return false;
+            events.push(detector.toEvent(window, record, findings, tally.result()));
+            tally = undefined;
+            i++;
+          }
+          if (i < entries.length) return false;
+          entries = [];
+          phase = PHASE_DONE;
+        }
+      }
+      return phase === PHASE_DONE;
+    };
+
+    return {
+      get total(): number { return records.length; },
+      get done(): number { return judged; },
+      step(maxRecords: number): boolean {
+        if (failure !== undefined) throw failure.error;
+        if (finished) return true;
+        try {
+          return run(maxRecords >= 1 ? maxRecords : 1);
+        } catch (error) {
+          failure = { error };
+          throw error;
+        }
+      },
+      finish(): AnomalyEvent[] {
+        if (finished) throw new Error('EvaluateJob.finish() called twice');
+        while (!this.step(Number.MAX_SAFE_INTEGER));
+        finished = true;
+        return events;
+      },
+    };
+  }
+
+  /** Every rule on one record of the window being evaluated (the body of the rules phase). */
+  private judge(window: WindowMessage, record: TrafficRecord, index: WindowIndex, thresholds: StaticThresholds | undefined, add: Add): void {
+    const o = this.options;
+    if (this.scopeSet.has(record.scope)) {
+      const state = record.baseline?.state ?? 'bootstrap';
+      if (state === 'bootstrap') {
+        if (thresholds !== undefined) this.staticRule(window, record, thresholds, add);
+        // a never-seen key that ewma-baseline started from its peers' median baseline
+        if (record.baseline?.prior === true) this.baselineRules(record, add, true);
+      } else {
+        this.baselineRules(record, add, false);
+        this.latencyRule(record, add);
+        this.protocolShiftRule(record, add);
+      }
+      if (o.packetLoss.enabled) this.packetLossRule(record, add);
+    }
+    if (record.scope === 'srcHost') {
+      if (o.portScan.enabled && record.scan !== undefined) this.portScanRule(window, record, add);
+      if (o.portScan.enabled) this.udpScanRule(record, index, add);
+      if (o.horizontalScan.enabled) this.horizontalScanRule(record, index, add);
+      if (o.icmpSweep.enabled) this.icmpSweepRule(record, index, add);
+      if (o.adminFanout.enabled) this.adminFanoutRule(window, record, index, add);
+    } else if (record.scope === 'dstHost') {
+      if (o.synFlood.enabled) this.synFloodRule(window, record, add);
+      if (o.icmpFlood.enabled) this.icmpFloodRule(window, record, add);
+      if (o.amplification.enabled) this.amplificationRule(window, record, add);
+      if (o.unsolicitedSynAck.enabled) this.unsolicitedSynAckRule(window, record, index, add);
+    } else if (record.scope === 'flow') {
+      if (o.longLived.enabled) this.longLivedRule(record, add);
+    }
   }
 
   /** Forgets all evidence: port-scan and SYN-ACK windows, SYNs of the previous window, service durations. */
@@ -642,98 +931,36 @@ export class RuleDetector {
     return (value - ref) / ref * 100;
   }
 
-  /** SYNs sent per address, and per source the hosts it tried per port and the echo requests it sent (from flow records). */
-  private indexWindow(records: readonly TrafficRecord[]): WindowIndex {
-    const synsSent = new Map<string, number>();
-    let haveSrcHosts = false;
-    const hs = this.options.horizontalScan, ic = this.options.icmpSweep;
-    const needFanout = hs.enabled || ic.enabled || this.options.portScan.enabled;
-    // pass 1: SYNs per sender; flow records per source (a cheap count first: a spoofed flood has a flow per source)
-    let flowsFrom: Map<string, number> | undefined;
-    const adminTargets = new Map<string, Set<string>>();
-    const admin = this.options.adminFanout;
-    for (const r of records) {
-      if (r.scope === 'srcHost') {
-        haveSrcHosts = true;
-        if (r.srcIp !== undefined) synsSent.set(r.srcIp, r.metrics.synCount ?? 0);
-      } else if (r.scope === 'flow' && r.srcIp !== undefined && r.dstIp !== undefined) {
-        if (needFanout) (flowsFrom ??= new Map()).set(r.srcIp, (flowsFrom.get(r.srcIp) ?? 0) + 1);
-        if (admin.enabled && r.protocol === 'tcp' && (r.metrics.synCount ?? 0) > 0 && r.dstPort !== undefined && this.adminPorts.has(r.dstPort)) {
-          let t = adminTargets.get(r.srcIp);
-          if (t === undefined) { t = new Set(); adminTargets.set(r.srcIp, t); }
-          t.add(r.dstIp);
-        }
-      }
-    }
-    if (flowsFrom === undefined) return { synsSent, haveSrcHosts, fanout: undefined, adminTargets };
-    const fanout = new Map<string, SourceFanout>();
-    const ps = this.options.portScan;
-    const least = Math.min(hs.enabled ? hs.minHosts : Infinity, ic.enabled ? ic.minHosts : Infinity, ps.enabled ? ps.minPorts : Infinity);
-    const candidate = (ip: string | undefined): boolean => ip !== undefined && (flowsFrom!.get(ip) ?? 0) > least;
-    // pass 2: answers to candidate sources (`<proto> <src> <sport> <dst> <dport>` of the answering flow)
-    const answers = new Set<string>();
-    for (const r of records) {
-      if (r.scope !== 'flow' || !candidate(r.dstIp)) continue;
-      if ((r.protocol === 'tcp' && (r.metrics.synAckCount ?? 0) > 0) || (r.protocol === 'udp' && (r.metrics.packets ?? 0) > 0)) {
-        answers.add(`${r.protocol} ${r.srcIp} ${r.srcPort ?? 0} ${r.dstIp} ${r.dstPort ?? 0}`);
-      }
-    }
-    // pass 3: what each candidate source tried, per protocol/port, and which hosts answered
-    const src = (ip: string): SourceFanout => {
-      let f = fanout.get(ip);
-      if (f === undefined) { f = { byPort: new Map(), echoHosts: new Set(), udpPorts: new Map() }; fanout.set(ip, f); }
-      return f;
-    };
-    for (const r of records) {
-      if (r.scope !== 'flow' || r.dstIp === undefined || !candidate(r.srcIp)) continue;
-      const proto = r.protocol ?? '';
-      if (proto === 'tcp' || proto === 'udp') {
-        // an attempt: a TCP flow that sent a SYN (no ACK) in the window, or a UDP flow new in the window
-        const attempt = proto === 'tcp' ? (r.metrics.synCount ?? 0) > 0 : (r.metrics.newFlows ?? 0) > 0;
-        if (!attempt || r.dstPort === undefined) continue;
-        const portKey = `${proto}/${r.dstPort}`;
-        const f = src(r.srcIp!);
-        let p = f.byPort.get(portKey);
-        if (p === undefined) { p = { hosts: new Set(), answered: new Set() }; f.byPort.set(portKey, p); }
-        p.hosts.add(r.dstIp);
-        if (answers.has(`${proto} ${r.dstIp} ${r.dstPort} ${r.srcIp} ${r.srcPort ?? 0}`)) p.answered.add(r.dstIp);
-        if (proto === 'udp') {
-          let ports = f.udpPorts.get(r.dstIp);
-          if (ports === undefined) { ports = new Set(); f.udpPorts.set(r.dstIp, ports); }
-          ports.add(r.dstPort);
-        }
-      } else if (ECHO_REQUEST[proto] !== undefined && r.dstPort === ECHO_REQUEST[proto] && (r.metrics.packets ?? 0) > 0) {
-        src(r.srcIp!).echoHosts.add(r.dstIp);
-      }
-    }
-    return { synsSent, haveSrcHosts, fanout, adminTargets };
-  }
-
-  private staticRule(window: WindowMessage, record: TrafficRecord, add: Add): void {
+  /** The static rule's thresholds for this window (line-rate ones from ewma-baseline win), or undefined when the rule is off. */
+  private staticThresholds(window: WindowMessage): StaticThresholds | undefined {
     const configured = this.options.bootstrapStatic;
-    if (!configured.enabled) return;
+    if (!configured.enabled) return undefined;
     // ewma-baseline derives bit/s and packet/s thresholds from the interface line rate when one is set
     const fromLineRate = window.bootstrapThresholds;
     const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
-    const st = {
+    return {
       packetsPerSecond: positive(fromLineRate?.packetsPerSecond) ? fromLineRate!.packetsPerSecond : configured.packetsPerSecond,
       bitsPerSecond: positive(fromLineRate?.bitsPerSecond) ? fromLineRate!.bitsPerSecond : configured.bitsPerSecond,
       synPerSecond: configured.synPerSecond,
     };
+  }
+
+  private staticRule(window: WindowMessage, record: TrafficRecord, st: StaticThresholds, add: Add): void {
     const m = record.metrics;
-    const check = (metric: string, value: number | undefined, threshold: number, floorMetric: string, floorValue: number | undefined): void => {
-      if (value === undefined || !(value > threshold) || floorValue === undefined || floorValue < this.floor(floorMetric)) return;
-      const deviationPercent = (value - threshold) / threshold * 100;
-      add(record, {
-        rule: 'static', severity: 'high', metric, value, threshold, baseline: null, deviationPercent,
-        explanation: `${subject(metric, value, record)} is above the bootstrap threshold ${formatMetricValue(metric, threshold)} (${formatPercent(deviationPercent)})`,
-      });
-    };
-    check('packetsPerSecond', m.packetsPerSecond, st.packetsPerSecond, 'packetsPerSecond', m.packetsPerSecond);
-    check('bitsPerSecond', m.bitsPerSecond, st.bitsPerSecond, 'bitsPerSecond', m.bitsPerSecond);
+    this.staticCheck(record, 'packetsPerSecond', m.packetsPerSecond, st.packetsPerSecond, 'packetsPerSecond', m.packetsPerSecond, add);
+    this.staticCheck(record, 'bitsPerSecond', m.bitsPerSecond, st.bitsPerSecond, 'bitsPerSecond', m.bitsPerSecond, add);
     if (m.synCount !== undefined && window.windowMs > 0) {
-      check('synPerSecond', m.synCount / (window.windowMs / 1000), st.synPerSecond, 'synCount', m.synCount);
+      this.staticCheck(record, 'synPerSecond', m.synCount / (window.windowMs / 1000), st.synPerSecond, 'synCount', m.synCount, add);
     }
+  }
+
+  private staticCheck(record: TrafficRecord, metric: string, value: number | undefined, threshold: number, floorMetric: string, floorValue: number | undefined, add: Add): void {
+    if (value === undefined || !(value > threshold) || floorValue === undefined || floorValue < this.floor(floorMetric)) return;
+    const deviationPercent = (value - threshold) / threshold * 100;
+    add(record, {
+      rule: 'static', severity: 'high', metric, value, threshold, baseline: null, deviationPercent,
+      explanation: `${subject(metric, value, record)} is above the bootstrap threshold ${formatMetricValue(metric, threshold)} (${formatPercent(deviationPercent)})`,
+    });
   }
 
   /** Whether a rule with `minState` judges a record of this baseline state. */
@@ -941,7 +1168,7 @@ export class RuleDetector {
     if (ip === undefined) return;
     const fan = index.fanout?.get(ip);
     if (fan !== undefined) {
-      let best: { port: string; hosts: number; answered: number } | undefined;
+      let best: { port: number; hosts: number; answered: number } | undefined;
       for (const [port, p] of fan.byPort) {
         const hosts = p.hosts.size;
         if (!(hosts > hs.minHosts) || p.answered.size * 100 > hs.maxAnsweredPercent * hosts) continue;
@@ -951,7 +1178,7 @@ export class RuleDetector {
       const deviationPercent = hs.minHosts > 0 ? (best.hosts - hs.minHosts) / hs.minHosts * 100 : best.hosts * 100;
       add(record, {
         rule: 'horizontal-scan', severity: 'high', metric: 'distinctPeers', value: best.hosts, threshold: hs.minHosts, baseline: null, deviationPercent,
-        explanation: `${record.key} tried ${formatCount(best.hosts)} hosts on ${best.port} in one window, ${formatCount(best.answered)} answered (horizontal scan threshold: >${formatCount(hs.minHosts)} hosts on one port, ≤${formatCount(hs.maxAnsweredPercent)}% answered)`,
+        explanation: `${record.key} tried ${formatCount(best.hosts)} hosts on ${portKeyText(best.port)} in one window, ${formatCount(best.answered)} answered (horizontal scan threshold: >${formatCount(hs.minHosts)} hosts on one port, ≤${formatCount(hs.maxAnsweredPercent)}% answered)`,
       });
       return;
     }
@@ -1122,7 +1349,7 @@ export class RuleDetector {
     const ll = this.options.longLived;
     const proto = record.protocol;
     if ((proto !== 'tcp' && proto !== 'udp') || record.srcPort === undefined || record.dstPort === undefined) return;
-    const service = `${proto}/${Math.min(record.srcPort, record.dstPort)}`;
+    const service = (proto === 'udp' ? 65536 : 0) + Math.min(record.srcPort, record.dstPort);
     const stats = this.services.get(service);
     const end = record.flowEnd;
     const duration = end !== undefined ? end.durationMs : record.metrics.flowDurationMs;
@@ -1141,7 +1368,7 @@ export class RuleDetector {
         add(record, {
           rule: 'long-lived', severity, metric: 'flowDurationMs', value: duration, threshold: ratio * stats.meanMs,
           baseline: { fast: stats.meanMs, slow: stats.meanMs, mean: stats.meanMs, std: 0, samples: stats.flows, state: 'mature' }, deviationPercent,
-          explanation: `${idle ? 'idle ' : ''}long-lived ${record.direction !== undefined ? `${record.direction} ` : ''}flow ${record.key}: ${formatMetricValue('flowDurationMs', duration)}${totals}, above ${formatCount(ratio)}× the mean ${service} flow duration ${formatMetricValue('flowDurationMs', stats.meanMs)} (${formatCount(stats.flows)} flows)${idle ? `; idle: under ${formatCount(ll.idleBytes)} bytes moved` : ''}`,
+          explanation: `${idle ? 'idle ' : ''}long-lived ${record.direction !== undefined ? `${record.direction} ` : ''}flow ${record.key}: ${formatMetricValue('flowDurationMs', duration)}${totals}, above ${formatCount(ratio)}× the mean ${portKeyText(service)} flow duration ${formatMetricValue('flowDurationMs', stats.meanMs)} (${formatCount(stats.flows)} flows)${idle ? `; idle: under ${formatCount(ll.idleBytes)} bytes moved` : ''}`,
         });
       }
     }
@@ -1178,11 +1405,11 @@ export class RuleDetector {
     prune(this.adminSeen, this.options.adminFanout.windowMs);
   }
 
-  private toEvent(window: WindowMessage, record: TrafficRecord, findings: Finding[], all: readonly TrafficRecord[]): AnomalyEvent {
+  /** The event of one key; `contributors`: those of an aggregate record (see {@link topContributors}), else empty. */
+  private toEvent(window: WindowMessage, record: TrafficRecord, findings: Finding[], contributors: Contributor[]): AnomalyEvent {
     const p = findings[0]!;
     const more = findings.length - 1;
     const hints = this.options.hints ? hintsFor(record, findings) : [];
-    const contributors = isAggregate(record.scope) ? topContributors(record, p.metric, all) : [];
     let message = more > 0 ? `${p.explanation} (and ${more} more finding${more > 1 ? 's' : ''})` : p.explanation;
     if (contributors.length > 0) {
       message += `; top: ${contributors.map((c) => `${c.key}${c.sharePercent !== undefined ? ` ${formatCount(c.sharePercent)}%` : ''}`).join(', ')}`;
@@ -1337,43 +1564,77 @@ function membership(record: TrafficRecord): Membership | undefined {
  * by `packets`. Empty when the window has no such records.
  */
 export function topContributors(record: TrafficRecord, metric: string, records: readonly TrafficRecord[]): Array<{ key: string; value: number; sharePercent?: number }> {
-  const member = membership(record);
-  if (member === undefined) return [];
-  // a metric that does not add up (a share, an RTT, a count of distinct peers) ranks by packets
-  const name = metric === 'synPerSecond' ? 'synCount' : ADDITIVE.has(metric) ? metric : 'packets';
-  const total = record.metrics[name];
-  const additive = total !== undefined && total > 0;
-  const dst: Array<[string, number]> = [], src: Array<[string, number]> = [];
-  const ports = new Map<string, number>(), peers = new Map<string, number>();
-  for (const r of records) {
-    if (r === record) continue;
-    const v = r.metrics[name];
-    if (v === undefined || !(v > 0)) continue;
-    if (r.scope === 'dstHost' || r.scope === 'srcHost') {
-      if (member.host?.(r) === true) (r.scope === 'dstHost' ? dst : src).push([r.key, v]);
-    } else if (r.scope === 'flow' && member.flow(r)) {
-      if (r.dstPort !== undefined && (r.protocol === 'tcp' || r.protocol === 'udp')) {
-        const k = `${r.protocol}/${r.dstPort}`;
-        ports.set(k, (ports.get(k) ?? 0) + v);
-      }
-      const peer = member.peers === 'src' ? r.srcIp : member.peers === 'dst' ? r.dstIp : undefined;
-      if (peer !== undefined) {
-        const k = `${member.peers} ${peer}`;
-        peers.set(k, (peers.get(k) ?? 0) + v);
+  const tally = new ContributorTally(record, metric);
+  tally.add(records, 0, records.length);
+  return tally.result();
+}
+
+/** One contributor: a record's key (or `tcp/80`, `src <ip>`) and its part of the aggregate's metric. */
+type Contributor = { key: string; value: number; sharePercent?: number };
+
+/**
+ * {@link topContributors} over the records of a window given in consecutive ranges ({@link add}),
+ * so that a job can spread the walk over several steps; {@link result} gives the same list.
+ */
+class ContributorTally {
+  private readonly member: Membership | undefined;
+  private readonly name: string;
+  private readonly total: number | undefined;
+  private readonly dst: Array<[string, number]> = [];
+  private readonly src: Array<[string, number]> = [];
+  private readonly ports = new Map<string, number>();
+  private readonly peers = new Map<string, number>();
+
+  constructor(private readonly record: TrafficRecord, metric: string) {
+    this.member = membership(record);
+    // a metric that does not add up (a share, an RTT, a count of distinct peers) ranks by packets
+    this.name = metric === 'synPerSecond' ? 'synCount' : ADDITIVE.has(metric) ? metric : 'packets';
+    this.total = record.metrics[this.name];
+  }
+
+  /** Folds in `records[from … to − 1]`. */
+  add(records: readonly TrafficRecord[], from: number, to: number): void {
+    const member = this.member;
+    if (member === undefined) return;
+    const name = this.name;
+    for (let i = from; i < to; i++) {
+      const r = records[i]!;
+      if (r === this.record) continue;
+      const v = r.metrics[name];
+      if (v === undefined || !(v > 0)) continue;
+      if (r.scope === 'dstHost' || r.scope === 'srcHost') {
+        if (member.host?.(r) === true) (r.scope === 'dstHost' ? this.dst : this.src).push([r.key, v]);
+      } else if (r.scope === 'flow' && member.flow(r)) {
+        if (r.dstPort !== undefined && (r.protocol === 'tcp' || r.protocol === 'udp')) {
+          const k = `${r.protocol}/${r.dstPort}`;
+          this.ports.set(k, (this.ports.get(k) ?? 0) + v);
+        }
+        const peer = member.peers === 'src' ? r.srcIp : member.peers === 'dst' ? r.dstIp : undefined;
+        if (peer !== undefined) {
+          const k = `${member.peers} ${peer}`;
+          this.peers.set(k, (this.peers.get(k) ?? 0) + v);
+        }
       }
     }
   }
-  const top = (list: Array<[string, number]>): Array<[string, number]> => list.sort((a, b) => b[1] - a[1]).slice(0, 3);
-  const out: Array<{ key: string; value: number; sharePercent?: number }> = [];
-  for (const [key, value] of [...top(dst), ...top(src), ...top([...peers]), ...top([...ports])]) {
-    const c: { key: string; value: number; sharePercent?: number } = { key, value };
-    if (additive) {
-      c.sharePercent = Math.min(100, value / total! * 100);
-      if (c.sharePercent < 1) continue; // under 1 %: not where to look
+
+  /** The top contributors of what was folded in (see {@link topContributors}). */
+  result(): Contributor[] {
+    if (this.member === undefined) return [];
+    const total = this.total;
+    const additive = total !== undefined && total > 0;
+    const top = (list: Array<[string, number]>): Array<[string, number]> => list.sort((a, b) => b[1] - a[1]).slice(0, 3);
+    const out: Contributor[] = [];
+    for (const [key, value] of [...top(this.dst), ...top(this.src), ...top([...this.peers]), ...top([...this.ports])]) {
+      const c: Contributor = { key, value };
+      if (additive) {
+        c.sharePercent = Math.min(100, value / total! * 100);
+        if (c.sharePercent < 1) continue; // under 1 %: not where to look
+      }
+      out.push(c);
     }
-    out.push(c);
+    return out;
   }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1383,32 +1644,61 @@ export function topContributors(record: TrafficRecord, metric: string, records: 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFin = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
 
-/** Checks the parts assertWindowMessage leaves alone: `baseline`, `scan` and `flowEnd` of each record. */
-function checkAnnotations(window: WindowMessage): void {
-  window.records.forEach((r, i) => {
-    const b: unknown = r.baseline;
-    if (b !== undefined) {
-      if (!isObj(b) || !STATES.includes(b.state as MaturityState)) throw new ContractError(`window: records[${i}].baseline.state must be one of ${STATES.join(', ')}`);
-      if (!isObj(b.metrics)) throw new ContractError(`window: records[${i}].baseline.metrics must be an object`);
-      const bm = b.metrics;
-      for (const m in bm) { // for…in, not Object.entries: no array per metric (hot: every record of every window)
+/** The `udpReflectorBytes<port>` metric names of {@link REFLECTOR_PROTOCOLS}. */
+const REFLECTOR_METRICS: readonly string[] = Object.keys(REFLECTOR_PROTOCOLS).map((port) => `udpReflectorBytes${port}`);
+
+/**
+ * The metrics whose baselines the rules of `options` can read: the dual-EWMA/spike metrics, the
+ * volume metrics of the hints, handshakeRttMs (latency), the protocol shares (protocol-shift) and
+ * the reflector-port bytes (amplification).
+ */
+export function baselineMetricsRead(options: ResolvedDetectorOptions): string[] {
+  return [...new Set([...options.metrics, ...VOLUME_METRICS, 'handshakeRttMs', ...SHARE_METRICS, ...REFLECTOR_METRICS])];
+}
+
+/**
+ * Checks what `assertWindowMessage` leaves alone in record `i` and the rules read:
+ * - `baseline`: an object with a `state` of bootstrap / learning / mature and a `metrics` object;
+ *   unless the key is in bootstrap without a prior (no rule reads its metric baselines then), each
+ *   of `readMetrics` present in it must have finite fast, slow, mean, std and samples (metric
+ *   baselines no rule reads are not looked at: a host record carries about 30);
+ * - `scan`: `synDstPorts` an array of port numbers 0–65535;
+ * - `flowEnd`: finite durationMs, bytes, packets and a boolean `ended`.
+ * @throws {ContractError} naming the record and the field.
+ */
+export function checkRecordAnnotations(r: TrafficRecord, i: number, readMetrics: readonly string[]): void {
+  const b: unknown = r.baseline;
+  if (b !== undefined) {
+    if (!isObj(b) || !STATES.includes(b.state as MaturityState)) throw new ContractError(`window: records[${i}].baseline.state must be one of ${STATES.join(', ')}`);
+    const bm = b.metrics;
+    if (!isObj(bm)) throw new ContractError(`window: records[${i}].baseline.metrics must be an object`);
+    if (b.state !== 'bootstrap' || b.prior === true) {
+      for (let k = 0; k < readMetrics.length; k++) {
+        const m = readMetrics[k]!;
         const mb: unknown = bm[m];
+        if (mb === undefined) continue;
         if (!isObj(mb) || !isFin(mb.fast) || !isFin(mb.slow) || !isFin(mb.mean) || !isFin(mb.std) || !isFin(mb.samples)) {
           throw new ContractError(`window: records[${i}].baseline.metrics.${m} must have finite fast, slow, mean, std, samples`);
         }
       }
     }
-    const s: unknown = r.scan;
-    if (s !== undefined) {
-      if (!isObj(s) || !Array.isArray(s.synDstPorts) || s.synDstPorts.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
-        throw new ContractError(`window: records[${i}].scan.synDstPorts must be an array of port numbers`);
+  }
+  const s: unknown = r.scan;
+  if (s !== undefined) {
+    const ports = isObj(s) ? s.synDstPorts : undefined;
+    let ok = Array.isArray(ports);
+    if (ok) {
+      for (let k = 0; k < (ports as unknown[]).length; k++) {
+        const p = (ports as unknown[])[k];
+        if (!Number.isInteger(p) || (p as number) < 0 || (p as number) > 65535) { ok = false; break; }
       }
     }
-    const fe: unknown = r.flowEnd;
-    if (fe !== undefined) {
-      if (!isObj(fe) || !isFin(fe.durationMs) || !isFin(fe.bytes) || !isFin(fe.packets) || typeof fe.ended !== 'boolean') {
-        throw new ContractError(`window: records[${i}].flowEnd must have finite durationMs, bytes, packets and a boolean ended`);
-      }
+    if (!ok) throw new ContractError(`window: records[${i}].scan.synDstPorts must be an array of port numbers`);
+  }
+  const fe: unknown = r.flowEnd;
+  if (fe !== undefined) {
+    if (!isObj(fe) || !isFin(fe.durationMs) || !isFin(fe.bytes) || !isFin(fe.packets) || typeof fe.ended !== 'boolean') {
+      throw new ContractError(`window: records[${i}].flowEnd must have finite durationMs, bytes, packets and a boolean ended`);
     }
-  });
+  }
 }

@@ -4,8 +4,9 @@
  * anomaly, status texts from the message catalogue `nodes/locales/en-US/rule-detector.json`.
  */
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { assertWindowHeader, assertWindowRecords } from '../core/contracts';
-import { PROFILE_NAMES, type DetectorOptions, type SensitivityProfile } from '../core/rules';
+import { assertWindowHeader, assertWindowRecords, type AnomalyEvent, type WindowMessage } from '../core/contracts';
+import { runStepsInSlices, SLICE_ITEMS } from './slices';
+import { PROFILE_NAMES, type DetectorOptions, type EvaluateJob, type SensitivityProfile } from '../core/rules';
 import { ProfiledDetector, type AllowEntry, type OverrideProfile } from '../core/overrides';
 import { catalogue, errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn } from './glue';
 
@@ -291,7 +292,60 @@ export = function (RED: NodeAPI): void {
     let anomalies = 0;
     const allowSuffix = (): string => (detector.sizes.allowList > 0 ? t('status.allowListed', { count: NUM.format(detector.allowListed) }) : '');
 
-    node.on('input', (msg: NodeMessageInFlow & { reset?: unknown; allow?: unknown; override?: unknown }, send: (m: Array<NodeMessage | NodeMessage[] | null>) => void, done: (err?: Error) => void) => {
+    type ControlMessage = NodeMessageInFlow & { reset?: unknown; allow?: unknown; override?: unknown };
+    type Send = (m: Array<NodeMessage | NodeMessage[] | null>) => void;
+
+    /**
+     * Messages are handled strictly one after another: a window is checked and evaluated in slices
+     * over several event-loop turns (./slices: about 12 ms per turn, so Node-RED stays responsive
+     * while 100,000 records are judged), and whatever arrives meanwhile — windows and control
+     * messages (msg.allow, msg.override, msg.reset) — waits its turn. When nothing is waiting, a
+     * message is handled at once (a control message takes effect within the call).
+     */
+    let queue: Promise<void> = Promise.resolve();
+    let waiting = 0;
+    let closing = false;
+    node.on('input', (msg: ControlMessage, send: Send, done: (err?: Error) => void) => {
+      // async: never throws synchronously, so the queue never rejects; handle() reports its own errors
+      const run = async (): Promise<void> => {
+        try {
+          if (closing) done();
+          else await handle(msg, send, done);
+        } catch (err) {
+          node.error(errorMessage(err));
+        } finally {
+          waiting--;
+        }
+      };
+      queue = waiting++ === 0 ? run() : queue.then(run);
+    });
+
+    /**
+     * Checks a window's records (contracts) and evaluates it, in slices of one time budget; resolves
+     * with its events, or undefined when the node closed meanwhile (the window is dropped).
+     */
+    const evaluateInSlices = async (win: WindowMessage): Promise<AnomalyEvent[] | undefined> => {
+      const records = win.records;
+      let checked = 0;
+      let job: EvaluateJob | undefined;
+      let dropped = false;
+      await runStepsInSlices(() => {
+        if (closing) { dropped = true; return true; } // the close handler resets the detector
+        if (checked < records.length) {
+          // every record first: a bad one is rejected before the detector changes anything
+          const to = Math.min(records.length, checked + SLICE_ITEMS);
+          assertWindowRecords(records, checked, to);
+          checked = to;
+          return false;
+        }
+        job ??= detector.beginEvaluate(win);
+        return job.step(SLICE_ITEMS);
+      });
+      if (dropped) return undefined;
+      return (job ?? detector.beginEvaluate(win)).finish();
+    };
+
+    const handle = async (msg: ControlMessage, send: Send, done: (err?: Error) => void): Promise<void> => {
       try {
         if (msg.allow !== undefined || msg.override !== undefined) {
           // runtime feedback (e.g. a dashboard's "false positive" button): lists change, evidence is kept
@@ -310,8 +364,8 @@ export = function (RED: NodeAPI): void {
           return;
         }
         assertWindowHeader(msg.payload); // = assertWindowMessage, without an array per record and metric
-        assertWindowRecords(msg.payload.records, 0, msg.payload.records.length);
-        const events = detector.evaluate(msg.payload);
+        const events = await evaluateInSlices(msg.payload);
+        if (events === undefined) { done(); return; } // closed meanwhile: dropped
         windows++;
         anomalies += events.length;
         if (events.length > 0) {
@@ -325,11 +379,14 @@ export = function (RED: NodeAPI): void {
       } catch (err) {
         rejectInput(node, err, done);
       }
-    });
+    };
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      detector.reset();
-      done();
+      // a window being evaluated stops at its next slice and is dropped (nothing sent); queued
+      // messages are dropped; then the evidence is cleared
+      closing = true;
+      const closed = (): void => { detector.reset(); done(); };
+      queue.then(closed, closed);
     });
   }
   RED.nodes.registerType('rule-detector', RuleDetectorNode);
