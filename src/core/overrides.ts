@@ -14,7 +14,7 @@
  * @packageDocumentation
  */
 import type { AnomalyEvent, TrafficRecord, WindowMessage } from './contracts';
-import { RuleDetector, profileValues, type DetectorOptions, type EvaluateJob, type SensitivityProfile } from './rules';
+import { RuleDetector, evaluateJob, profileValues, type DetectorOptions, type EvaluateJob, type SensitivityProfile } from './rules';
 
 /** An IP address as bytes: 4 bytes for IPv4 (also for `::ffff:a.b.c.d`), 16 for IPv6. */
 export interface IpAddressBytes {
@@ -491,8 +491,6 @@ export class ProfiledDetector {
     /** Records judged by the jobs already finished, and allow-listed ones. */
     let judgedBefore = 0;
     const events: AnomalyEvent[] = [];
-    let failure: { error: unknown } | undefined;
-    let finished = false;
     let complete = false;
 
     const run = (budget: number): boolean => {
@@ -533,26 +531,8 @@ export class ProfiledDetector {
       return true;
     };
 
-    return {
-      get total(): number { return records.length; },
-      get done(): number { return jobs === undefined || current >= jobs.length ? judgedBefore : judgedBefore + jobs[current]!.done; },
-      step(maxRecords: number): boolean {
-        if (failure !== undefined) throw failure.error;
-        if (finished) return true;
-        try {
-          return run(maxRecords >= 1 ? maxRecords : 1);
-        } catch (error) {
-          failure = { error };
-          throw error;
-        }
-      },
-      finish(): AnomalyEvent[] {
-        if (finished) throw new Error('EvaluateJob.finish() called twice');
-        while (!this.step(Number.MAX_SAFE_INTEGER));
-        finished = true;
-        return events;
-      },
-    };
+    const done = (): number => (jobs === undefined || current >= jobs.length ? judgedBefore : judgedBefore + jobs[current]!.done);
+    return evaluateJob(records.length, done, run, () => events);
   }
 
   /** Forgets all port-scan evidence (every profile) and the allow-list count. */

@@ -677,6 +677,38 @@ export interface EvaluateJob {
 }
 
 /**
+ * An {@link EvaluateJob} around `run(maxUnits)` (does up to that many units of work, true when
+ * nothing is left): a failed job throws its error again on every later call, a finished one returns
+ * true from `step`, and `finish` runs what is left and returns `events()` once.
+ * @param total - records in the window.
+ * @param done - records judged so far.
+ */
+export function evaluateJob(total: number, done: () => number, run: (maxUnits: number) => boolean, events: () => AnomalyEvent[]): EvaluateJob {
+  let failure: { error: unknown } | undefined;
+  let finished = false;
+  return {
+    get total(): number { return total; },
+    get done(): number { return done(); },
+    step(maxRecords: number): boolean {
+      if (failure !== undefined) throw failure.error;
+      if (finished) return true;
+      try {
+        return run(maxRecords >= 1 ? maxRecords : 1);
+      } catch (error) {
+        failure = { error };
+        throw error;
+      }
+    },
+    finish(): AnomalyEvent[] {
+      if (finished) throw new Error('EvaluateJob.finish() called twice');
+      while (!this.step(Number.MAX_SAFE_INTEGER));
+      finished = true;
+      return events();
+    },
+  };
+}
+
+/**
  * Orders findings primary first: high before medium, then larger deviationPercent, then rule order
  * ({@link RULE_IDS}). Sorts in place and returns the array.
  */
@@ -793,8 +825,6 @@ export class RuleDetector {
     let tally: ContributorTally | undefined;
     let tallied = 0;
     const events: AnomalyEvent[] = [];
-    let failure: { error: unknown } | undefined;
-    let finished = false;
 
     /** Runs up to `budget` units of work (a record checked, indexed or judged, an event built); true when all is done. */
     const run = (budget: number): boolean => {
@@ -858,26 +888,7 @@ export class RuleDetector {
       return phase === PHASE_DONE;
     };
 
-    return {
-      get total(): number { return records.length; },
-      get done(): number { return judged; },
-      step(maxRecords: number): boolean {
-        if (failure !== undefined) throw failure.error;
-        if (finished) return true;
-        try {
-          return run(maxRecords >= 1 ? maxRecords : 1);
-        } catch (error) {
-          failure = { error };
-          throw error;
-        }
-      },
-      finish(): AnomalyEvent[] {
-        if (finished) throw new Error('EvaluateJob.finish() called twice');
-        while (!this.step(Number.MAX_SAFE_INTEGER));
-        finished = true;
-        return events;
-      },
-    };
+    return evaluateJob(records.length, () => judged, run, () => events);
   }
 
   /** Every rule on one record of the window being evaluated (the body of the rules phase). */
