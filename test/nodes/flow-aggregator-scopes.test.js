@@ -9,6 +9,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const helper = require('node-red-node-test-helper');
+const { inputsOf } = require('../fixtures/node-outputs');
 helper.init(require.resolve('node-red'));
 const aggregatorNode = require('../../nodes/flow-aggregator.js');
 const baselineNode = require('../../nodes/ewma-baseline.js');
@@ -30,16 +31,7 @@ function batchesOf(frames) {
 }
 const v4 = (src, dst, seg, proto = 6) => eth(0x0800, ipv4({ src, dst, proto, payload: seg }));
 
-/** Collects what helper node `id` receives; `count(n)` resolves once n messages arrived. */
-function collect(id) {
-  const msgs = [];
-  const waiters = [];
-  helper.getNode(id).on('input', (m) => {
-    msgs.push(m);
-    for (const w of waiters.splice(0)) if (msgs.length >= w.n) w.resolve(msgs); else waiters.push(w);
-  });
-  return { msgs, count: (n) => new Promise((resolve) => { if (msgs.length >= n) resolve(msgs); else waiters.push({ n, resolve }); }) };
-}
+const collect = (id) => inputsOf(helper.getNode(id));
 
 describe('flow-aggregator node: service, hostPair and subnet scopes', function () {
   beforeEach(function (done) { helper.startServer(done); });

@@ -7,6 +7,7 @@ const { expect } = require('chai');
 const fs = require('fs');
 const path = require('path');
 const helper = require('node-red-node-test-helper');
+const { inputsOf } = require('../fixtures/node-outputs');
 helper.init(require.resolve('node-red'));
 const detectorNode = require('../../nodes/rule-detector.js');
 
@@ -19,11 +20,7 @@ const dst = (ip, syn = 40) => ({ scope: 'dstHost', key: `dst ${ip}`, dstIp: ip, 
 const scanner = (ip, syns, ports) => ({ scope: 'srcHost', key: `src ${ip}`, srcIp: ip, metrics: { synCount: syns }, scan: { synDstPorts: ports, truncated: false, synDstHosts: 1 } });
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 
-function collect(id) {
-  const msgs = [];
-  helper.getNode(id).on('input', (m) => msgs.push(m));
-  return msgs;
-}
+const collect = (id) => inputsOf(helper.getNode(id)).msgs;
 const settle = () => new Promise((r) => setTimeout(r, 30));
 const flow = (extra = {}) => [
   { id: 'rd', type: 'rule-detector', name: 'rules', spike: false, bootstrapStatic: false, wires: [['out']], ...extra },

@@ -6,6 +6,7 @@
  */
 const { expect } = require('chai');
 const helper = require('node-red-node-test-helper');
+const { inputsOf } = require('../fixtures/node-outputs');
 helper.init(require.resolve('node-red'));
 const detectorNode = require('../../nodes/rule-detector.js');
 
@@ -18,11 +19,7 @@ const flood = (ip) => ({ scope: 'dstHost', key: `dst ${ip}`, dstIp: ip, metrics:
 const srcScan = (ip, syns, ports) => ({ scope: 'srcHost', key: `src ${ip}`, srcIp: ip, metrics: { synCount: syns }, scan: { synDstPorts: ports, truncated: false, synDstHosts: 1 } });
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 
-function collect(id) {
-  const msgs = [];
-  helper.getNode(id).on('input', (m) => msgs.push(m));
-  return msgs;
-}
+const collect = (id) => inputsOf(helper.getNode(id)).msgs;
 const settle = () => new Promise((r) => setTimeout(r, 30));
 const flow = (extra = {}) => [
   { id: 'rd', type: 'rule-detector', name: 'rules', spike: false, wires: [['out']], ...extra },

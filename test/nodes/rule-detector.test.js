@@ -1,6 +1,7 @@
 'use strict';
 const { expect } = require('chai');
 const helper = require('node-red-node-test-helper');
+const { inputsOf } = require('../fixtures/node-outputs');
 helper.init(require.resolve('node-red'));
 const detectorNode = require('../../nodes/rule-detector.js');
 const baselineNode = require('../../nodes/ewma-baseline.js');
@@ -10,16 +11,7 @@ const win = (i, records) => windowMessage(i, records, { source: 'test.pcap' });
 const srcScan = (ip, syns, ports) => ({ scope: 'srcHost', key: `src ${ip}`, srcIp: ip, metrics: { synCount: syns }, scan: { synDstPorts: ports, truncated: false, synDstHosts: 1 } });
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 
-/** Collects what `id` receives; `count()` resolves once n messages arrived. */
-function collect(id) {
-  const msgs = [];
-  const waiters = [];
-  helper.getNode(id).on('input', (m) => {
-    msgs.push(m);
-    for (const w of waiters.splice(0)) if (msgs.length >= w.n) w.resolve(msgs); else waiters.push(w);
-  });
-  return { msgs, count: (n) => new Promise((resolve) => { if (msgs.length >= n) resolve(msgs); else waiters.push({ n, resolve }); }) };
-}
+const collect = (id) => inputsOf(helper.getNode(id));
 const flow = (extra = {}) => [
   { id: 'rd', type: 'rule-detector', name: 'rules', wires: [['out']], ...extra },
   { id: 'out', type: 'helper' },
