@@ -40,6 +40,8 @@ const MAX_IPV6_EXTENSION_HEADERS = 16;
  *   ports 0, counted in `fragments`;
  * - transport header (or an IPv6 extension header) cut by the snap length while the IP header is
  *   complete: {@link PACKET_INFO.TRANSPORT_TRUNCATED}, ports/flags/seq 0;
+ * - TCP: `tcpHeaderLength` = data offset × 4 (RFC 9293 §3.1, 20 … 60; 0 when the data offset is below 5),
+ *   so that flow-aggregator knows each segment's data length exactly; 0 for other protocols;
  * - ICMP / ICMPv6: `srcPort` 0, `dstPort` = type × 256 + code.
  *
  * Not a row, only counted: non-IP frames and 802.3 length frames (`nonIp`), other link types
@@ -70,6 +72,8 @@ export class PacketBatchBuilder {
   private srcPort!: Uint16Array;
   private dstPort!: Uint16Array;
   private tcpFlags!: Uint8Array;
+  /** TCP header length in bytes (data offset × 4), 0 for other protocols or a data offset below 5. */
+  private tcpHeaderLength!: Uint8Array;
   private tcpSeq!: Uint32Array;
   private tcpAck!: Uint32Array;
   private payloadLength!: Uint32Array;
@@ -105,6 +109,7 @@ export class PacketBatchBuilder {
     this.srcPort = new Uint16Array(n);
     this.dstPort = new Uint16Array(n);
     this.tcpFlags = new Uint8Array(n);
+    this.tcpHeaderLength = new Uint8Array(n);
     this.tcpSeq = new Uint32Array(n);
     this.tcpAck = new Uint32Array(n);
     this.payloadLength = new Uint32Array(n);
@@ -119,7 +124,7 @@ export class PacketBatchBuilder {
 
   private columns(): ArrayLike<number>[] {
     return [this.timeMs, this.wireLength, this.ipVersion, this.srcAddr, this.dstAddr, this.protocol, this.srcPort,
-      this.dstPort, this.tcpFlags, this.tcpSeq, this.tcpAck, this.payloadLength, this.info, this.ifIndex];
+      this.dstPort, this.tcpFlags, this.tcpHeaderLength, this.tcpSeq, this.tcpAck, this.payloadLength, this.info, this.ifIndex];
   }
 
   /**
@@ -242,6 +247,7 @@ export class PacketBatchBuilder {
     this.srcPort[i] = 0;
     this.dstPort[i] = 0;
     this.tcpFlags[i] = 0;
+    this.tcpHeaderLength[i] = 0;
     this.tcpSeq[i] = 0;
     this.tcpAck[i] = 0;
     this.info[i] = 0;
@@ -318,6 +324,11 @@ export class PacketBatchBuilder {
         this.tcpSeq[i] = ((d[t + 4]! << 24) | (d[t + 5]! << 16) | (d[t + 6]! << 8) | d[t + 7]!) >>> 0;
         this.tcpAck[i] = ((d[t + 8]! << 24) | (d[t + 9]! << 16) | (d[t + 10]! << 8) | d[t + 11]!) >>> 0;
         this.tcpFlags[i] = d[t + 13]!;
+        {
+          // data offset (RFC 9293 §3.1): header length in 32-bit words; below 5 is malformed (0 = unknown)
+          const hdr = (d[t + 12]! >> 4) * 4;
+          this.tcpHeaderLength[i] = hdr >= 20 ? hdr : 0;
+        }
         return;
       case 17: // UDP
         if (t + 8 > cap) { this.info[i] = PACKET_INFO.TRANSPORT_TRUNCATED; return; }
@@ -358,6 +369,7 @@ export class PacketBatchBuilder {
       srcPort: this.srcPort.slice(0, n),
       dstPort: this.dstPort.slice(0, n),
       tcpFlags: this.tcpFlags.slice(0, n),
+      tcpHeaderLength: this.tcpHeaderLength.slice(0, n),
       tcpSeq: this.tcpSeq.slice(0, n),
       tcpAck: this.tcpAck.slice(0, n),
       payloadLength: this.payloadLength.slice(0, n),

@@ -256,6 +256,62 @@ const NO_FLOW = PACKET_INFO.FRAGMENT | PACKET_INFO.TRANSPORT_TRUNCATED;
 const UDP_PORT_BASE = 65_536;
 
 /**
+ * Packets folded per step of an {@link AggregatorJob} (about 7 ms at 300,000 packets per second). Half
+ * of pcap-source's default batch: a batch that closes no window is done within one event-loop turn
+ * (as the synchronous path), so that the node keeps pace with the reader instead of queueing batches.
+ */
+export const FOLD_STEP_PACKETS = 2048;
+/** Records built per step of an {@link AggregatorJob} at a window close (a power of two). */
+export const CLOSE_STEP_RECORDS = 128;
+
+/** `udpReflectorBytes<port>` metric names in {@link REFLECTOR_PORTS} order (built once, not per record). */
+const REFLECTOR_METRIC_NAMES: readonly string[] = Object.freeze(REFLECTOR_PORTS.map((p) => `udpReflectorBytes${p}`));
+
+/**
+ * The work of one {@link FlowAggregator.ingest} or {@link FlowAggregator.flush} cut into bounded
+ * steps: folding at most {@link FOLD_STEP_PACKETS} packets, or building at most
+ * {@link CLOSE_STEP_RECORDS} records of a closing window (plus, at the end of a close, the window's
+ * clearing and idle-flow expiry). A caller on an event loop calls {@link step} until it returns true,
+ * yielding in between (see `src/nodes/slices.ts`); {@link windows} then holds the same windows, in
+ * the same order, as the synchronous call would have returned. Nothing else may use the aggregator
+ * until the job is done.
+ */
+export class AggregatorJob {
+  /** Windows closed so far, oldest first; complete once {@link done}. Do not change them before then. */
+  readonly windows: WindowMessage[];
+  /** True once the last step has run. */
+  done = false;
+  private readonly steps: Generator<void, void, void>;
+
+  /** @internal created by {@link FlowAggregator.beginIngest} / {@link FlowAggregator.beginFlush}. */
+  constructor(steps: Generator<void, void, void>, windows: WindowMessage[]) {
+    this.steps = steps;
+    this.windows = windows;
+  }
+
+  /**
+   * Does the next step; returns true when the job is done (and on every call after that). An
+   * exception (a bug: input is checked when the job is made) ends the job and is rethrown.
+   */
+  step(): boolean {
+    if (this.done) return true;
+    try {
+      if (this.steps.next().done === true) this.done = true;
+    } catch (err) {
+      this.done = true;
+      throw err;
+    }
+    return this.done;
+  }
+
+  /** Runs every remaining step and returns {@link windows}. */
+  run(): WindowMessage[] {
+    while (!this.step()) { /* next step */ }
+    return this.windows;
+  }
+}
+
+/**
  * Turns packet batches into windows of traffic records.
  *
  * Windows: tumbling, `windowMs` long, aligned to multiples of `windowMs` since the epoch. A packet
@@ -363,6 +419,8 @@ export class FlowAggregator {
   private readonly subnets: HostTable | null;
   private readonly maskV4: Int32Array;
   private readonly maskV6: Int32Array;
+  /** Handshake RTT (ms) of the packet being folded, when `hasRtt` is 1 in {@link countHost} (a column: no boxed double per call). */
+  private readonly packetRtt = new Float64Array(1);
   /** Scratch key of the per-packet path (no allocation). */
   private readonly keyScratch = new Int32Array(8);
   /** An address of this window got no host id (the host table was full): interface `distinctPeers` is a lower bound (or an estimate). */
@@ -461,12 +519,27 @@ export class FlowAggregator {
   /**
    * Folds a batch in and returns the windows it closed (0, 1 or more), oldest first. `batch.clockMs`
    * (when a finite number > 0) advances time like a packet would; `batch.final` closes the open
-   * window too (see {@link flush}).
+   * window too (see {@link flush}). Runs {@link beginIngest}'s job to its end within the call.
    *
    * @throws {ContractError} when `batch` is not a well-formed {@link PacketBatch}; nothing is
    *   counted then except `packetsSkipped` (by `batch.count` when that is a valid number).
+   * @throws {Error} while a job of {@link beginIngest} / {@link beginFlush} is unfinished.
    */
   ingest(batch: PacketBatch): WindowMessage[] {
+    return this.beginIngest(batch).run();
+  }
+
+  /**
+   * The work of {@link ingest} as a job done in bounded steps (see {@link AggregatorJob}), so that a
+   * caller on an event loop (the Node-RED node) can yield between steps while a window of 100,000
+   * records is built. The batch is checked now; the windows are the same as {@link ingest}'s.
+   * Until the job is done the aggregator takes no other batch, flush or reset (they throw).
+   *
+   * @throws {ContractError} when `batch` is not a well-formed {@link PacketBatch} (as {@link ingest}).
+   * @throws {Error} while another job is unfinished.
+   */
+  beginIngest(batch: PacketBatch): AggregatorJob {
+    this.assertIdle();
     try {
       assertPacketBatch(batch);
     } catch (err) {
@@ -474,18 +547,32 @@ export class FlowAggregator {
       if (typeof count === 'number' && Number.isInteger(count) && count > 0) this.stats.packetsSkipped += count;
       throw err;
     }
-    if (typeof batch.source === 'string' && batch.source !== '') this.source = batch.source;
     const out: WindowMessage[] = [];
+    return this.startJob(this.ingestSteps(batch, out), out);
+  }
+
+  private *ingestSteps(batch: PacketBatch, out: WindowMessage[]): Generator<void, void, void> {
+    if (typeof batch.source === 'string' && batch.source !== '') this.source = batch.source;
     const n = batch.count;
-    if (n > 0) this.fold(batch, n, out);
+    if (n > 0) {
+      const srcW = addressWords(batch.srcAddr, n);
+      const dstW = addressWords(batch.dstAddr, n);
+      this.stats.packetsSeen += n;
+      for (let i = 0; i < n;) {
+        const to = Math.min(n, i + FOLD_STEP_PACKETS);
+        i = this.foldRange(batch, srcW, dstW, i, to);
+        if (i < to) yield* this.advanceSteps(batch.timeMs[i]!, out); // packet i is folded on the next turn
+        if (i < n) yield; // between ranges only: a batch of at most FOLD_STEP_PACKETS without a window close is one step
+      }
+    }
     const clock = batch.clockMs;
-    if (typeof clock === 'number' && Number.isFinite(clock) && clock > 0 && clock >= this.windowEnd) this.advance(clock, out);
+    if (typeof clock === 'number' && Number.isFinite(clock) && clock > 0 && clock >= this.windowEnd) yield* this.advanceSteps(clock, out);
     if (batch.final === true) {
-      const last = this.flush(true);
+      const last: WindowMessage[] = [];
+      yield* this.flushSteps(true, last);
       if (last.length > 0) out.push(...last);
       else if (out.length > 0) out[out.length - 1]!.final = true;
     }
-    return out;
   }
 
   /**
@@ -493,10 +580,24 @@ export class FlowAggregator {
    * replay or capture) the returned window has `final: true` and the aggregator forgets its flows
    * and its window clock, so that a following capture starts on a fresh window grid (cumulative
    * counters are kept). Without `final`, the next window starts where the closed one ended.
+   * @throws {Error} while a job of {@link beginIngest} / {@link beginFlush} is unfinished.
    */
   flush(final = false): WindowMessage[] {
+    return this.beginFlush(final).run();
+  }
+
+  /**
+   * {@link flush} as a job done in bounded steps (see {@link AggregatorJob} and {@link beginIngest}).
+   * @throws {Error} while another job is unfinished.
+   */
+  beginFlush(final = false): AggregatorJob {
+    this.assertIdle();
     const out: WindowMessage[] = [];
-    if (!Number.isNaN(this.windowStart) && this.ifPackets > 0) out.push(this.closeWindow(final));
+    return this.startJob(this.flushSteps(final, out), out);
+  }
+
+  private *flushSteps(final: boolean, out: WindowMessage[]): Generator<void, void, void> {
+    if (!Number.isNaN(this.windowStart) && this.ifPackets > 0) out.push(yield* this.closeWindowSteps(final));
     else if (!Number.isNaN(this.windowStart)) {
       // nothing to emit: the interval is skipped, so the next window says so
       this.clearWindow();
@@ -512,11 +613,30 @@ export class FlowAggregator {
       this.windowStart = this.windowEnd;
       this.windowEnd += this.options.windowMs;
     }
-    return out;
   }
 
-  /** Forgets everything: flows, the open window, the window clock and the counters. */
+  /** The unfinished job, if any. */
+  private job: AggregatorJob | null = null;
+
+  /** @throws {Error} while a job is unfinished. */
+  private assertIdle(): void {
+    if (this.job !== null && !this.job.done) {
+      throw new Error('flow-aggregator: a stepwise ingest or flush is still running; finish it (step() until true) first');
+    }
+  }
+
+  private startJob(steps: Generator<void, void, void>, out: WindowMessage[]): AggregatorJob {
+    const job = new AggregatorJob(steps, out);
+    this.job = job;
+    return job;
+  }
+
+  /**
+   * Forgets everything: flows, the open window, the window clock and the counters.
+   * @throws {Error} while a job of {@link beginIngest} / {@link beginFlush} is unfinished.
+   */
   reset(): void {
+    this.assertIdle();
     this.flows.clear();
     this.flows.evictions = 0;
     this.flows.emergency = false;
@@ -532,9 +652,15 @@ export class FlowAggregator {
   // per-packet path
   // -------------------------------------------------------------------------------------------
 
-  private fold(batch: PacketBatch, n: number, out: WindowMessage[]): void {
-    const srcW = addressWords(batch.srcAddr, n);
-    const dstW = addressWords(batch.dstAddr, n);
+  /**
+   * Folds packets `from … to − 1` of `batch` into the open window and returns `to`, or, earlier, the
+   * index of the first packet at or after the open window's end (or of the first packet when no
+   * window is open yet): the caller closes the window(s) or opens the first ({@link advanceSteps})
+   * and folds on from there (the rare path stays out of this loop, so that it never deoptimizes it). `srcW` / `dstW`
+   * are the batch's address columns as words ({@link addressWords}). Allocation-free.
+   */
+  private foldRange(batch: PacketBatch, srcW: Int32Array, dstW: Int32Array, from: number, to: number): number {
+    const n = batch.count;
     const { timeMs, wireLength, protocol, srcPort, dstPort, tcpFlags, tcpSeq, payloadLength, info } = batch;
     // optional column: the TCP header length of each segment (data offset × 4), when the producer gives it
     const hdrCol = batch.tcpHeaderLength instanceof Uint8Array && batch.tcpHeaderLength.length >= n ? batch.tcpHeaderLength : undefined;
@@ -546,11 +672,10 @@ export class FlowAggregator {
     const stats = this.stats;
     const ifPorts = this.ifPorts;
     const ifProtoPackets = this.ifProtoPackets, ifProtoBytes = this.ifProtoBytes, ifReflectorBytes = this.ifReflectorBytes;
-    stats.packetsSeen += n;
 
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const t = timeMs[i]!;
-      if (t >= this.windowEnd) this.advance(t, out);
+      if (t >= this.windowEnd) return i; // a window closes (or the first one opens) here: advanceSteps, then on from i
       const len = wireLength[i]!;
       const proto = protocol[i]!;
       const isTcp = proto === IPPROTO.TCP;
@@ -592,7 +717,7 @@ export class FlowAggregator {
       let newFlow = 0;
       let data = 0, retrans = 0, gap = 0, rtt = -1;
       if (hasPorts) {
-        const slot = flows.findOrInsert(srcW, w, dstW, w, sp, dp, proto, flows.hashTuple(hs, hd, sp, dp, proto), t);
+        const slot = flows.findOrInsert(srcW, w, dstW, w, sp, dp, proto, flows.hashTuple(hs, hd, sp, dp, proto), timeMs, i);
         flows.winBytes[slot] = flows.winBytes[slot]! + len;
         const wc = flows.winCounts, wo = slot * WIN_WIDTH;
         wc[wo + WIN.PACKETS] = wc[wo + WIN.PACKETS]! + 1;
@@ -623,8 +748,8 @@ export class FlowAggregator {
             rtt = flows.synToSynAckMs[slot]! + flows.synAckToAckMs[slot]!;
           }
           // sequence space of this direction (RFC 9293 §3.4: SYN and FIN each take one sequence number).
-          // payloadLength is the IP payload (TCP header + data) and the TCP header length is not in the
-          // batch, so the data length is bounded: low = IP payload − the smallest non-SYN IP payload of
+          // payloadLength is the IP payload (TCP header + data). With the tcpHeaderLength column (the decoder
+          // fills it) the data length is exact; without it (another producer) the data length is bounded: low = IP payload − the smallest non-SYN IP payload of
           // this direction (a pure ACK: the header with the options the flow uses; 60 until one is seen),
           // high = IP payload − 20 (the minimal header). Retransmissions are counted from the low bound
           // (certain given one header length per direction), gaps beyond the high bound (certain).
@@ -679,12 +804,14 @@ export class FlowAggregator {
           this.ifDataSegments += data;
           this.ifRetransmissions += retrans;
           this.ifOutOfOrder += gap;
-          if (rtt >= 0) { this.ifRttSum += rtt; this.ifRttCount++; }
+          if (rtt >= 0) { this.ifRttSum += rtt; this.ifRttCount++; this.packetRtt[0] = rtt; }
         }
       } else {
         stats.packetsSkipped++;
       }
 
+      // the RTT (a double) reaches countHost through packetRtt: a double argument would be boxed per call
+      const hasRtt = rtt >= 0 ? 1 : 0;
       // hosts: find both first so that either can be the other's peer even when only one has room
       let sid = hosts.find(srcW, w, hs);
       let did = hosts.find(dstW, w, hd);
@@ -696,7 +823,7 @@ export class FlowAggregator {
       // second hashes of the two addresses for the sketches, computed only when a sketch needs them
       let h2s = 0, h2d = 0, h2known = 0;
       if (srcId >= 0) {
-        this.countHost(hosts, ROLE_SRC, srcId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
+        this.countHost(hosts, ROLE_SRC, srcId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, hasRtt);
         if (portValue >= 0) hosts.dstPorts[ROLE_SRC].add(srcId, portValue);
         if (did >= 0) hosts.peers[ROLE_SRC].add(srcId, did);
         else if (hosts.peerMissed[ROLE_SRC][srcId] === 0) { hosts.peerMissed[ROLE_SRC][srcId] = 1; this.startPeerSketch(hosts, hostSketches, ROLE_SRC, srcId); }
@@ -713,7 +840,7 @@ export class FlowAggregator {
         stats.hostEvictions++;
       }
       if (dstId >= 0) {
-        this.countHost(hosts, ROLE_DST, dstId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
+        this.countHost(hosts, ROLE_DST, dstId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, hasRtt);
         if (portValue >= 0) hosts.dstPorts[ROLE_DST].add(dstId, portValue);
         if (sid >= 0) hosts.peers[ROLE_DST].add(dstId, sid);
         else if (hosts.peerMissed[ROLE_DST][dstId] === 0) { hosts.peerMissed[ROLE_DST][dstId] = 1; this.startPeerSketch(hosts, hostSketches, ROLE_DST, dstId); }
@@ -745,7 +872,7 @@ export class FlowAggregator {
         const h = hashWords(ks, 0, SERVICE_WORDS, services.seed);
         const id = services.claim(ks, 0, h, services.find(ks, 0, h), ROLE_SRC);
         if (id >= 0) {
-          this.countHost(services, ROLE_SRC, id, len, isSyn, isSynAck, isRst, isFin, toServer ? newFlow : 0, pclass, -1, data, retrans, gap, rtt);
+          this.countHost(services, ROLE_SRC, id, len, isSyn, isSynAck, isRst, isFin, toServer ? newFlow : 0, pclass, -1, data, retrans, gap, hasRtt);
           const client = toServer ? sid : did;
           if (client >= 0) services.peers[ROLE_SRC].add(id, client);
           else if (services.peerMissed[ROLE_SRC][id] === 0) { services.peerMissed[ROLE_SRC][id] = 1; this.startPeerSketch(services, this.serviceSketches!, ROLE_SRC, id); }
@@ -773,7 +900,7 @@ export class FlowAggregator {
         const h = murmurFinal(murmurMix(murmurMix(pairs.seed, hs), hd) ^ 32);
         const id = pairs.claim(ks, 0, h, pairs.find(ks, 0, h), ROLE_SRC);
         if (id >= 0) {
-          this.countHost(pairs, ROLE_SRC, id, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
+          this.countHost(pairs, ROLE_SRC, id, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, hasRtt);
           if (portValue >= 0) pairs.dstPorts[ROLE_SRC].add(id, portValue);
         } else {
           stats.hostPairEvictions!++;
@@ -790,7 +917,7 @@ export class FlowAggregator {
           const h = hashAddress(ks, 0, subnets.seed);
           const id = subnets.claim(ks, 0, h, subnets.find(ks, 0, h), role);
           if (id < 0) { stats.subnetEvictions!++; continue; }
-          this.countHost(subnets, role, id, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, rtt);
+          this.countHost(subnets, role, id, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, hasRtt);
           if (portValue >= 0) subnets.dstPorts[role]!.add(id, portValue);
           const peer = role === ROLE_SRC ? did : sid, self = role === ROLE_SRC ? sid : did;
           if (peer >= 0) subnets.peers[role]!.add(id, peer);
@@ -810,6 +937,7 @@ export class FlowAggregator {
         }
       }
     }
+    return to;
   }
 
   /**
@@ -857,10 +985,10 @@ export class FlowAggregator {
     return t.peerMissed[role]![id] === 1 ? 'lower-bound' : undefined;
   }
 
-  /** Adds one packet to the accumulators of key `id` of table `h` in `role` (numbers only: no allocation). */
+  /** Adds one packet to the accumulators of key `id` of table `h` in `role` (numbers only: no allocation); with `hasRtt` 1 also the handshake RTT in {@link packetRtt}. */
   private countHost(
     h: HostTable, role: number, id: number, len: number, isSyn: number, isSynAck: number, isRst: number, isFin: number, newFlow: number,
-    pclass: number, refl: number, data: number, retrans: number, gap: number, rtt: number,
+    pclass: number, refl: number, data: number, retrans: number, gap: number, hasRtt: number,
   ): void {
     h.bytes[role]![id] = h.bytes[role]![id]! + len;
     h.packets[role]![id] = h.packets[role]![id]! + 1;
@@ -880,26 +1008,33 @@ export class FlowAggregator {
       h.retransmissions[role]![id] = h.retransmissions[role]![id]! + retrans;
       h.outOfOrder[role]![id] = h.outOfOrder[role]![id]! + gap;
     }
-    if (rtt >= 0) { h.rttSum[role]![id] = h.rttSum[role]![id]! + rtt; h.rttCount[role]![id] = h.rttCount[role]![id]! + 1; }
+    if (hasRtt !== 0) { h.rttSum[role]![id] = h.rttSum[role]![id]! + this.packetRtt[0]!; h.rttCount[role]![id] = h.rttCount[role]![id]! + 1; }
   }
 
-  /** Closes windows until `timeMs` falls in the open one (opening the first window if none is). */
-  private advance(timeMs: number, out: WindowMessage[]): void {
+  /** Opens the first window: the one of `windowMs` aligned to multiples of it since the epoch that holds `timeMs`. */
+  private openWindow(timeMs: number): void {
+    const w = this.options.windowMs;
+    const aligned = Math.floor(timeMs / w) * w;
+    this.windowStart = aligned;
+    this.windowEnd = aligned + w;
+  }
+
+  /** Closes windows until `timeMs` falls in the open one (opening the first window if none is); stepwise (see {@link AggregatorJob}). */
+  private *advanceSteps(timeMs: number, out: WindowMessage[]): Generator<void, void, void> {
     const w = this.options.windowMs;
     const aligned = Math.floor(timeMs / w) * w;
     if (Number.isNaN(this.windowStart)) {
-      this.windowStart = aligned;
-      this.windowEnd = aligned + w;
+      this.openWindow(timeMs);
       return;
     }
-    out.push(this.closeWindow(false));
+    out.push(yield* this.closeWindowSteps(false));
     // whole windows between the closed one and the one holding timeMs
     const empty = Math.round((aligned - this.windowEnd) / w);
     const fill = Math.min(empty, this.options.maxEmptyWindows);
     for (let k = 0; k < fill; k++) {
       this.windowStart = this.windowEnd;
       this.windowEnd += w;
-      out.push(this.closeWindow(false));
+      out.push(yield* this.closeWindowSteps(false));
     }
     this.gapBeforeMs = empty > fill ? (empty - fill) * w : 0;
     this.windowStart = aligned;
@@ -975,7 +1110,7 @@ export class FlowAggregator {
     if (rOff >= 0) for (let k = 0; k < REFLECTOR_PORTS.length; k++) total += reflector[rOff + k]!;
     m.udpReflectorBytes = total;
     // per port only when there is any (absent = 0): a flood's many host records stay small
-    if (total > 0) for (let k = 0; k < REFLECTOR_PORTS.length; k++) m[`udpReflectorBytes${REFLECTOR_PORTS[k]}`] = reflector[rOff + k]!;
+    if (total > 0) for (let k = 0; k < REFLECTOR_PORTS.length; k++) m[REFLECTOR_METRIC_NAMES[k]!] = reflector[rOff + k]!;
     m.handshakes = rttCount;
     if (rttCount > 0) m.handshakeRttMs = rttSum / rttCount;
   }
@@ -985,11 +1120,44 @@ export class FlowAggregator {
     return this.flows.emergency ? Math.min(this.options.emergencyIdleTimeoutMs, this.options.flowIdleTimeoutMs) : this.options.flowIdleTimeoutMs;
   }
 
-  private closeWindow(final: boolean): WindowMessage {
+  /** Address texts of the hosts of the window being closed, by host id (each formatted once per close; emptied at the start of each). */
+  private readonly addressCache: Array<string | undefined> = [];
+  /** Bytes of the host table's addresses during a close (a view set at its start). */
+  private closeAddrBytes: Uint8Array = new Uint8Array(0);
+
+  /** Address text of host id `id` of the window being closed (formatted once per close). */
+  private hostAddress(id: number): string {
+    let ip = this.addressCache[id];
+    if (ip === undefined) {
+      ip = formatAddress(this.closeAddrBytes, id * 16);
+      this.addressCache[id] = ip;
+    }
+    return ip;
+  }
+
+  /**
+   * Address text of the 4 words at `words[w …]` (the address also at byte `offset` of `bytes`): the
+   * host table's cached text when the address is a host of the window, formatted otherwise.
+   */
+  private cachedAddress(words: Int32Array, w: number, bytes: Uint8Array, offset: number): string {
+    const hosts = this.hosts;
+    const id = hosts.find(words, w, hashAddress(words, w, hosts.seed));
+    return id >= 0 ? this.hostAddress(id) : formatAddress(bytes, offset);
+  }
+
+  /**
+   * Builds the records of the open window and clears it (stepwise: yields after every
+   * {@link CLOSE_STEP_RECORDS} records; see {@link AggregatorJob}). Nothing else touches the
+   * aggregator between two steps.
+   */
+  private *closeWindowSteps(final: boolean): Generator<void, WindowMessage, void> {
     const start = this.windowStart, end = this.windowEnd;
     const records: TrafficRecord[] = [];
     const hosts = this.hosts;
     const addrBytes = new Uint8Array(hosts.words.buffer, hosts.words.byteOffset, hosts.size * 16);
+    this.closeAddrBytes = addrBytes;
+    this.addressCache.length = 0;
+    const STEP = CLOSE_STEP_RECORDS - 1;
     const ifName = this.options.interfaceName ?? baseName(this.source);
 
     if (this.emit.interface) {
@@ -1001,15 +1169,13 @@ export class FlowAggregator {
       if (this.winHostMissed) rec.distinctAccuracy = { distinctPeers: this.ifSketchOn ? 'estimate' : 'lower-bound' };
       records.push(rec);
     }
-    const addressCache: string[] = [];
-    const address = (id: number): string => (addressCache[id] ??= formatAddress(addrBytes, id * 16));
     for (const role of [ROLE_DST, ROLE_SRC]) {
       const scope: Scope = role === ROLE_SRC ? 'srcHost' : 'dstHost';
       if (!this.emit[scope]) continue;
       const order = hosts.order[role]!;
       for (let k = 0; k < hosts.roleCount[role]!; k++) {
         const id = order[k]!;
-        const ip = address(id);
+        const ip = this.hostAddress(id);
         const bytes = hosts.bytes[role]![id]!, packets = hosts.packets[role]![id]!;
         const m = this.metrics(bytes, packets, hosts.syn[role]![id]!, hosts.synAck[role]![id]!,
           hosts.newFlows[role]![id]!, hosts.dstPorts[role]!.count(id), this.peerCount(hosts, this.hostSketches, role, id),
@@ -1029,7 +1195,7 @@ export class FlowAggregator {
               truncated: hosts.synDstPorts.truncated[id] === 1,
               synDstHosts: hosts.synDstHosts.count(id),
             };
-            if (scan.synDstHosts === 1) scan.synDstHost = address(hosts.synDstHosts.first[id]!);
+            if (scan.synDstHosts === 1) scan.synDstHost = this.hostAddress(hosts.synDstHosts.first[id]!);
             rec.scan = scan;
           }
         } else {
@@ -1039,6 +1205,7 @@ export class FlowAggregator {
         if (accuracy !== undefined) rec.distinctAccuracy = { distinctPeers: accuracy };
         if (this.internal.length > 0) rec.direction = this.isInternal(addrBytes, id * 16) ? 'internal' : 'external';
         records.push(rec);
+        if ((records.length & STEP) === 0) yield;
       }
     }
 
@@ -1057,9 +1224,12 @@ export class FlowAggregator {
         if (reason !== undefined) rec.flowEnd = this.flowEndReport(slot, reason);
         records.push(rec);
       }
+      if ((k & STEP) === STEP) yield;
     }
     // flows without packets in this window that end now (idle, or end of capture): one report each
+    let seen = 0;
     for (let slot = flows.oldest; slot !== -1; slot = flows.newerThan(slot)) {
+      if ((++seen & STEP) === 0) yield;
       if (flows.lastSeenMs[slot]! >= idleCutoff) break; // recency order: every later flow is newer
       if (flows.activePos[slot] !== -1) continue;
       const reason = this.flowEndReason(slot, end, idleCutoff, final, activeTimeout);
@@ -1071,9 +1241,9 @@ export class FlowAggregator {
       records.push(rec);
     }
     this.stats.flowsEnded = (this.stats.flowsEnded ?? 0) + ended;
-    if (this.services !== null) this.serviceRecords(this.services, records, start, end);
-    if (this.pairs !== null) this.pairRecords(this.pairs, records, start, end);
-    if (this.subnets !== null) this.subnetRecords(this.subnets, records, start, end);
+    if (this.services !== null) yield* this.serviceRecords(this.services, records, start, end);
+    if (this.pairs !== null) yield* this.pairRecords(this.pairs, records, start, end);
+    if (this.subnets !== null) yield* this.subnetRecords(this.subnets, records, start, end);
 
     this.stats.windows++;
     const msg: WindowMessage = {
@@ -1089,6 +1259,8 @@ export class FlowAggregator {
       final,
     };
     this.gapBeforeMs = 0;
+    this.addressCache.length = 0;
+    this.closeAddrBytes = new Uint8Array(0);
     this.clearWindow();
     if (!final) {
       flows.expireIdle(idleCutoff);
@@ -1117,7 +1289,7 @@ export class FlowAggregator {
   }
 
   /** `service` records: `10.0.0.5:443/tcp`, `[2001:db8::5]:443/tcp`. */
-  private serviceRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): void {
+  private *serviceRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): Generator<void, void, void> {
     const order = t.order[ROLE_SRC];
     for (let k = 0; k < t.roleCount[ROLE_SRC]!; k++) {
       const id = order[k]!;
@@ -1139,11 +1311,12 @@ export class FlowAggregator {
         rec.direction = this.isInternal(new Uint8Array(t.words.buffer, t.words.byteOffset + o * 4, 16), 0) ? 'internal' : 'external';
       }
       records.push(rec);
+      if ((records.length & (CLOSE_STEP_RECORDS - 1)) === 0) yield;
     }
   }
 
   /** `hostPair` records: `10.0.0.1 > 10.0.0.2`. */
-  private pairRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): void {
+  private *pairRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): Generator<void, void, void> {
     const order = t.order[ROLE_SRC];
     for (let k = 0; k < t.roleCount[ROLE_SRC]!; k++) {
       const id = order[k]!;
@@ -1158,11 +1331,12 @@ export class FlowAggregator {
         rec.direction = si ? (di ? 'internal' : 'outbound') : (di ? 'inbound' : 'external');
       }
       records.push(rec);
+      if ((records.length & (CLOSE_STEP_RECORDS - 1)) === 0) yield;
     }
   }
 
   /** `subnet` records: `dst 10.0.0.0/24` (received), `src 10.0.0.0/24` (sent); dst first, as for hosts. */
-  private subnetRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): void {
+  private *subnetRecords(t: HostTable, records: TrafficRecord[], start: number, end: number): Generator<void, void, void> {
     for (const role of [ROLE_DST, ROLE_SRC]) {
       const order = t.order[role]!;
       const side = role === ROLE_SRC ? 'src' : 'dst';
@@ -1186,6 +1360,7 @@ export class FlowAggregator {
           rec.direction = this.isInternal(new Uint8Array(w.buffer, w.byteOffset + o * 4, 16), 0) ? 'internal' : 'external';
         }
         records.push(rec);
+        if ((records.length & (CLOSE_STEP_RECORDS - 1)) === 0) yield;
       }
     }
   }
@@ -1228,8 +1403,9 @@ export class FlowAggregator {
     const proto = f.protocol[slot]!;
     const ports = f.ports[slot]!;
     const sp = ports >>> 16, dp = ports & 0xffff;
-    const srcIp = formatAddress(bytes, slot * 32);
-    const dstIp = formatAddress(bytes, slot * 32 + 16);
+    const aw = f.addrWords;
+    const srcIp = this.cachedAddress(aw, slot * 8, bytes, slot * 32);
+    const dstIp = this.cachedAddress(aw, slot * 8 + 4, bytes, slot * 32 + 16);
     const name = protocolName(proto);
     let key: string;
     const c = f.winCounts, o = slot * WIN_WIDTH;

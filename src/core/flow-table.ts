@@ -305,12 +305,15 @@ export class FlowTable {
    *
    * @param srcWords address words holding the source at `s … s+3`
    * @param dstWords address words holding the destination at `d … d+3`
-   * @param timeMs packet time, epoch ms
+   * @param times packet times, epoch ms; the packet's is `times[t]` (a column and an index rather than
+   *   the time itself: a double argument of a call that is not inlined is boxed, one heap number per packet)
+   * @param t index of the packet in `times`
    */
   findOrInsert(
     srcWords: Int32Array, s: number, dstWords: Int32Array, d: number,
-    srcPort: number, dstPort: number, protocol: number, hash: number, timeMs: number,
+    srcPort: number, dstPort: number, protocol: number, hash: number, times: Float64Array, t: number,
   ): number {
+    const timeMs = times[t]!;
     const portsKey = ((srcPort << 16) | dstPort) >>> 0;
     const mask = this.buckets.length - 1;
     const aw = this.addrWords;
@@ -577,68 +580,127 @@ export const ROLE_SRC = 0;
 export const ROLE_DST = 1;
 
 /**
- * A set of small non-negative integers that holds its first member inline and allocates a `Set`
- * only when a second distinct member arrives (most hosts talk to one peer on one port per window).
- * Column-wise over host ids; `cap` bounds the members kept per id.
+ * A set of small non-negative integers per id (host ids, ports), column-wise over ids, with no
+ * allocation on {@link add} except when its arrays grow (doubling, kept across windows).
+ *
+ * Storage: one open-addressing hash table (linear probing, load ≤ 1/2) of (id, member) pairs for all
+ * ids of the window, emptied in O(1) at {@link clear} by a generation stamp per slot (a slot is used
+ * only when its stamp is the current generation); and, for enumeration at window close, the members
+ * of each id in a singly linked list of entries (`head` per id, `next` per entry). The first member of
+ * an id is kept inline too, so the common repeat (a host talking to its one peer again) costs one
+ * array read. `cap` bounds the members kept per id (the id is then marked {@link truncated}).
  */
 export class DistinctColumn {
+  /** First member of each id, -1 when it has none. */
   first: Int32Array;
-  sets: Array<Set<number> | undefined> = [];
   /** 1 when a member was refused because the id already held `cap` members. */
   truncated: Uint8Array;
+  /** Distinct members per id. */
+  private counts: Int32Array;
+  /** First entry of each id's member list, -1 when empty. */
+  private head: Int32Array;
+  /** Entries (one per distinct pair of the window): member value and next entry of the same id. */
+  private entryValue: Int32Array;
+  private entryNext: Int32Array;
+  private entries = 0;
+  /** Hash slots: id, member, generation stamp (a slot is used iff its stamp equals {@link gen}). */
+  private slotId: Int32Array;
+  private slotValue: Int32Array;
+  private slotGen: Uint32Array;
+  private gen = 1;
 
   constructor(n: number, readonly cap: number) {
     this.first = new Int32Array(n).fill(NONE);
     this.truncated = new Uint8Array(n);
+    this.counts = new Int32Array(n);
+    this.head = new Int32Array(n).fill(NONE);
+    const slots = 1024;
+    this.entryValue = new Int32Array(slots / 2);
+    this.entryNext = new Int32Array(slots / 2);
+    this.slotId = new Int32Array(slots);
+    this.slotValue = new Int32Array(slots);
+    this.slotGen = new Uint32Array(slots);
+  }
+
+  /** Slot of the pair (`id`, `value`) in the hash table: where it is, or the empty slot where it goes. */
+  private slotOf(id: number, value: number): number {
+    const mask = this.slotGen.length - 1;
+    let s = murmurFinal(Math.imul(id, 0x9e3779b1) ^ value) & mask;
+    const g = this.gen, gens = this.slotGen, ids = this.slotId, vals = this.slotValue;
+    while (gens[s] === g && (ids[s] !== id || vals[s] !== value)) s = (s + 1) & mask;
+    return s;
   }
 
   /** Adds `value` (≥ 0) to the set of `id`. */
   add(id: number, value: number): void {
     const f = this.first[id]!;
-    if (f === NONE) { this.first[id] = value; return; }
     if (f === value) return;
-    let set = this.sets[id];
-    if (set === undefined) { set = new Set<number>(); set.add(f); this.sets[id] = set; }
-    if (set.size >= this.cap && !set.has(value)) { this.truncated[id] = 1; return; }
-    set.add(value);
+    const s = this.slotOf(id, value);
+    if (this.slotGen[s] === this.gen) return; // already a member
+    const c = this.counts[id]!;
+    if (c >= this.cap) { this.truncated[id] = 1; return; }
+    if (f === NONE) this.first[id] = value;
+    this.counts[id] = c + 1;
+    this.slotGen[s] = this.gen; this.slotId[s] = id; this.slotValue[s] = value;
+    const e = this.entries++;
+    if (e === this.entryValue.length) this.growEntries();
+    this.entryValue[e] = value;
+    this.entryNext[e] = this.head[id]!;
+    this.head[id] = e;
+    if (this.entries * 2 > this.slotGen.length) this.rehash();
   }
 
   /** Number of distinct members of `id`. */
-  count(id: number): number {
-    const set = this.sets[id];
-    if (set !== undefined) return set.size;
-    return this.first[id] === NONE ? 0 : 1;
-  }
+  count(id: number): number { return this.counts[id]!; }
 
-  /**
-   * Calls `fn` with each member of `id`, in no particular order (allocates an iterator when the id
-   * holds a set: for the one-time seeding of a sketch, not for the per-packet path).
-   */
+  /** Calls `fn` with each member of `id`, most recent first (allocation-free apart from what `fn` does). */
   forEach(id: number, fn: (member: number) => void): void {
-    const set = this.sets[id];
-    if (set !== undefined) { set.forEach(fn); return; }
-    const f = this.first[id]!;
-    if (f !== NONE) fn(f);
+    for (let e = this.head[id]!; e !== NONE; e = this.entryNext[e]!) fn(this.entryValue[e]!);
   }
 
   /** Members of `id`, ascending (allocates: for records). */
   sorted(id: number): number[] {
-    const set = this.sets[id];
-    if (set !== undefined) return Array.from(set).sort((a, b) => a - b);
-    const f = this.first[id]!;
-    return f === NONE ? [] : [f];
+    const out: number[] = [];
+    for (let e = this.head[id]!; e !== NONE; e = this.entryNext[e]!) out.push(this.entryValue[e]!);
+    return out.sort((a, b) => a - b);
   }
 
   grow(n: number): void {
     this.first = grownInt32(this.first, n, NONE);
     this.truncated = grownUint8(this.truncated, n);
+    this.counts = grownInt32(this.counts, n, 0);
+    this.head = grownInt32(this.head, n, NONE);
   }
 
-  /** Resets ids `0 … used-1`. */
+  private growEntries(): void {
+    const n = this.entryValue.length * 2;
+    this.entryValue = grownInt32(this.entryValue, n, 0);
+    this.entryNext = grownInt32(this.entryNext, n, 0);
+  }
+
+  /** Doubles the hash table and re-inserts the pairs of the current generation. */
+  private rehash(): void {
+    const oldId = this.slotId, oldValue = this.slotValue, oldGen = this.slotGen, g = this.gen;
+    const n = oldGen.length * 2;
+    this.slotId = new Int32Array(n);
+    this.slotValue = new Int32Array(n);
+    this.slotGen = new Uint32Array(n);
+    this.gen = 1;
+    for (let s = 0; s < oldGen.length; s++) {
+      if (oldGen[s] !== g) continue;
+      const t = this.slotOf(oldId[s]!, oldValue[s]!);
+      this.slotGen[t] = 1; this.slotId[t] = oldId[s]!; this.slotValue[t] = oldValue[s]!;
+    }
+  }
+
+  /** Resets ids `0 … used-1` (the hash table by a new generation: O(used), not O(table)). */
   clear(used: number): void {
     this.first.fill(NONE, 0, used);
     this.truncated.fill(0, 0, used);
-    this.sets.length = 0;
+    this.counts.fill(0, 0, used);
+    this.head.fill(NONE, 0, used);
+    this.entries = 0;
+    if (++this.gen === 0xffffffff) { this.slotGen.fill(0); this.gen = 1; }
   }
 }
 

@@ -6,11 +6,14 @@
  * `msg.reset === true` forgets all state (as Node-RED's smooth node does), then processes a batch in
  * `msg.payload` if there is one.
  * Output: per closed window `{ topic: <batch source>, payload: WindowMessage }`, oldest first.
+ * Messages are handled in order, each in bounded steps with yields to the event loop in between
+ * (`FlowAggregator.beginIngest`, `./slices`), so that a window close does not block Node-RED.
  */
-import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
+import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { FlowAggregator } from '../core/flow-aggregator';
 import type { FlowAggregatorOptions } from '../core/flow-aggregator';
-import type { AggregatorCounters, PacketBatch, WindowMessage } from '../core/contracts';
+import type { AggregatorCounters, PacketBatch } from '../core/contracts';
+import { runStepsInSlices } from './slices';
 import { catalogue, compactNumber, configNumber, errorMessage, rejectInput, resolveSettings, scopesFromConfig, settingNumber, statusError, statusIdle, statusOk, statusWarn, type SettingType } from './glue';
 
 /** Editor fields of the node (numbers arrive as strings, checkboxes as booleans). */
@@ -84,6 +87,14 @@ function keyEvictions(c: AggregatorCounters): number {
   return (c.serviceEvictions ?? 0) + (c.hostPairEvictions ?? 0) + (c.subnetEvictions ?? 0);
 }
 
+/**
+ * Turn budget of the aggregator, ms: longer than ./slices' default (12 ms), so that a batch and the
+ * close of a small window finish within one turn as they did synchronously (the node keeps pace with
+ * pcap-source's reader instead of queueing its batches), while a close of 100,000 records still runs
+ * in turns of about this length plus one step (2,048 packets or 128 records: a few ms).
+ */
+const SLICE_BUDGET_MS_AGGREGATOR = 20;
+
 export = function (RED: NodeAPI): void {
   /** Texts of `nodes/locales/<lang>/flow-aggregator.json`. */
   const t = catalogue(RED, 'flow-aggregator');
@@ -124,12 +135,31 @@ export = function (RED: NodeAPI): void {
       seenKeyEvictions = keyEvictions(c);
     }
 
-    node.on('input', (msg, send, done) => {
+    /**
+     * Messages are handled strictly one after another: a batch is folded, and each window it closes
+     * is built, in bounded steps ({@link AggregatorJob}) over several event-loop turns
+     * (./slices, turns of about {@link SLICE_BUDGET_MS_AGGREGATOR} ms), so that a window close of 100,000 records never holds
+     * Node-RED for long; whatever arrives meanwhile waits its turn. When nothing is waiting, a
+     * message starts at once (a small batch is folded within the call). The windows of one input
+     * message are sent together once its job is done, oldest first, as the synchronous core returns them.
+     */
+    let queue: Promise<void> = Promise.resolve();
+    let waiting = 0;
+    let closing = false;
+    node.on('input', (msg: NodeMessageInFlow, send: (m: NodeMessage[][]) => void, done: (err?: Error) => void) => {
+      const run = (): Promise<void> => (closing ? Promise.resolve(done()) : handle(msg, send, done))
+        .catch((err: unknown) => { node.error(errorMessage(err)); }) // handle() reports its own errors: this never runs, but no rejection may escape
+        .finally(() => { waiting--; });
+      queue = waiting++ === 0 ? run() : queue.then(run);
+    });
+
+    const handle = async (msg: NodeMessageInFlow, send: (m: NodeMessage[][]) => void, done: (err?: Error) => void): Promise<void> => {
       try {
         if (core === undefined) throw new Error(t('errors.notConfigured', { reason: configError }));
+        const agg = core;
         const m = msg as NodeMessage & { reset?: unknown };
         if (m.reset === true) {
-          core.reset();
+          agg.reset();
           seenFlowEvictions = seenHostEvictions = seenKeyEvictions = 0;
           if (m.payload === undefined || m.payload === null || typeof m.payload !== 'object') {
             node.status(statusIdle(t('status.reset')));
@@ -137,22 +167,25 @@ export = function (RED: NodeAPI): void {
             return;
           }
         }
-        let windows: WindowMessage[];
-        if (m.payload === 'flush') windows = core.flush(false);
-        else windows = core.ingest(m.payload as PacketBatch); // throws ContractError on a bad payload, state kept
+        // beginIngest checks the batch now: a bad payload throws here (ContractError), state kept
+        const job = m.payload === 'flush' ? agg.beginFlush(false) : agg.beginIngest(m.payload as PacketBatch);
+        await runStepsInSlices(() => job.step(), SLICE_BUDGET_MS_AGGREGATOR);
+        const windows = job.windows;
         if (windows.length > 0) {
           send([windows.map((w): NodeMessage => ({ topic: w.source, payload: w }))]);
         }
-        showStatus(core);
+        showStatus(agg);
         done();
       } catch (err) {
         rejectInput(node, err, done);
       }
-    });
+    };
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      // no timers or handles: windows close on packet time and batch clocks only
-      done();
+      // no timers or handles: windows close on packet time and batch clocks only. The message being
+      // handled finishes (the aggregator stays consistent); messages still queued are dropped.
+      closing = true;
+      queue.then(() => done(), () => done());
     });
   }
   RED.nodes.registerType('flow-aggregator', FlowAggregatorNode);

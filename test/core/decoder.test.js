@@ -330,3 +330,63 @@ describe('decoder: addAt (frame at an offset inside a larger buffer)', function 
     expect(batch.counters).to.include({ packetsRead: 2, malformed: 1 });
   });
 });
+
+describe('decoder: tcpHeaderLength column (TCP data offset × 4, RFC 9293 §3.1)', function () {
+  const v4tcp = (dataOffsetWords, payloadBytes) => B.eth(0x0800, B.ipv4({ proto: 6, payload: B.tcp({ flags: 0x18, dataOffsetWords, payload: Buffer.alloc(payloadBytes) }) }));
+  const v6tcp = (dataOffsetWords) => B.eth(0x86dd, B.ipv6({ src: '2001:db8::1', dst: '2001:db8::2', next: 6, body: B.tcp({ flags: 0x10, dataOffsetWords }) }));
+  const udp = B.eth(0x0800, B.ipv4({ proto: 17, payload: B.udp({ sport: 53, dport: 5353 }) }));
+
+  it('holds the header length of each TCP row (IPv4 and IPv6), 0 for UDP, through add() and addAt()', function () {
+    // 5 words = 20 bytes (no options), 8 = 32 (timestamps), 15 = 60 (the most); a UDP row between them
+    const frames = [v4tcp(5, 100), v4tcp(8, 0), udp, v6tcp(15), v4tcp(11, 7)];
+    const want = [20, 32, 0, 60, 44];
+    const a = new PacketBatchBuilder(2); // smaller than the frames: the column is copied when the builder grows
+    const b = new PacketBatchBuilder(8);
+    for (const f of frames) {
+      a.add(1, f, f.length, f.length, 1, 0);
+      const junk = Buffer.alloc(9, 0xaa);
+      b.addAt(1, Buffer.concat([junk, f, junk]), junk.length, f.length, f.length, 1, 0);
+    }
+    for (const batch of [a.flush('t', 0, false), b.flush('t', 0, false)]) {
+      assertPacketBatch(batch);
+      expect(batch.tcpHeaderLength).to.be.instanceOf(Uint8Array);
+      expect(batch.tcpHeaderLength.length).to.equal(batch.count);
+      expect(Array.from(batch.tcpHeaderLength)).to.deep.equal(want);
+      // the data length the aggregator derives: IP payload − header
+      expect(batch.payloadLength[0] - batch.tcpHeaderLength[0]).to.equal(100);
+    }
+  });
+
+  it('is 0 for a data offset below 5 words and for a TCP header cut by the snap length; rows are reset between batches', function () {
+    const b = new PacketBatchBuilder(4);
+    const bad = Buffer.from(v4tcp(5, 0));
+    bad[14 + 20 + 12] = 3 << 4; // data offset 3 words: malformed, the length is unknown
+    b.add(1, bad, bad.length, bad.length, 1, 0);
+    const full = v4tcp(8, 0);
+    b.add(1, full, 14 + 20 + 10, full.length, 2, 0); // TCP header cut after 10 bytes
+    b.add(1, full, full.length, full.length, 3, 0);
+    const first = b.flush('t', 0, false);
+    expect(Array.from(first.tcpHeaderLength)).to.deep.equal([0, 0, 32]);
+    expect(first.info[1]).to.equal(PACKET_INFO.TRANSPORT_TRUNCATED);
+    b.add(1, udp, udp.length, udp.length, 4, 0); // row 0 reused: no leftover 32 from the previous batch's rows
+    const second = b.flush('t', 0, true);
+    expect(Array.from(second.tcpHeaderLength)).to.deep.equal([0]);
+    expect(first.tcpHeaderLength[2], 'a flushed batch keeps its own copy').to.equal(32);
+  });
+
+  it('wireshark__SkypeIRC.cap: every row equals tshark\'s tcp.hdr_len (0 where tshark has none)', function () {
+    if (!P.havePcaps() || !P.HAVE_TSHARK) this.skip();
+    const name = 'wireshark__SkypeIRC.cap';
+    // one line per IP frame in capture order (frame.number keeps the lines of non-TCP frames)
+    const want = P.tshark(name, ['-Y', 'ip || ipv6', '-T', 'fields', '-e', 'frame.number', '-e', 'tcp.hdr_len'])
+      .map((l) => Number(l.split('\t')[1].split(',')[0]) || 0);
+    const { batches } = readCaptureFileSync(P.pcapPath(name), 512);
+    const got = [];
+    for (const b of batches) got.push(...b.tcpHeaderLength);
+    expect(got.length, 'rows line up with tshark\'s IP frames').to.equal(want.length);
+    expect(want.filter((h) => h > 0).length, 'the capture has TCP').to.be.greaterThan(1000);
+    const mismatches = [];
+    got.forEach((h, i) => { if (h !== want[i]) mismatches.push({ row: i, got: h, tshark: want[i] }); });
+    expect(mismatches.slice(0, 5)).to.deep.equal([]);
+  });
+});

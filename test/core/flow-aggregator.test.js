@@ -903,11 +903,11 @@ describe('FlowAggregator (core)', function () {
     });
 
     for (const file of ['wireshark__SkypeIRC.cap', 'ndpi__KakaoTalk_talk.pcap']) {
-      // The batch carries the IP payload, not the TCP header length, so the data length of a segment is
-      // bounded (see FlowAggregator): a retransmission is counted only when certain. Every one counted must be
-      // one tshark flags in the same flow; the ones missed are small segments of flows where no pure ACK
-      // showed the header length (mid-stream starts, flows forgotten after the idle timeout).
-      it(`${file}: retransmissions per directional flow are ones tshark flags (tcp.analysis.retransmission with data), most of them`, function () {
+      // Without the optional tcpHeaderLength column (removed here: the decoder fills it), a batch carries only the IP
+      // payload, so the data length of a segment is bounded (see FlowAggregator): a retransmission is counted only
+      // when certain. Every one counted must be one tshark flags in the same flow; the ones missed are small segments
+      // of flows where no pure ACK showed the header length (mid-stream starts, flows forgotten after the idle timeout).
+      it(`${file}: without tcpHeaderLength, retransmissions per directional flow are ones tshark flags (tcp.analysis.retransmission with data), most of them`, function () {
         if (!hasTshark) this.skip();
         const expected = new Map();
         for (const r of rows(tshark(path.join(PCAPS, file), ['-Y', 'tcp.analysis.retransmission && tcp.len>0 && !icmp', '-T', 'fields',
@@ -916,7 +916,10 @@ describe('FlowAggregator (core)', function () {
           expected.set(k, (expected.get(k) || 0) + 1);
         }
         expect(expected.size, 'the capture has retransmissions').to.be.greaterThan(0);
-        const { wins } = aggregate(file, { windowMs: 10000 });
+        const { batches } = readCaptureFileSync(path.join(PCAPS, file));
+        const agg = new FlowAggregator({ windowMs: 10000 });
+        const wins = [];
+        for (const b of batches) wins.push(...agg.ingest({ ...b, tcpHeaderLength: undefined }));
         const got = new Map();
         for (const w of wins) for (const r of recordsOf(w, 'flow')) if (r.metrics.tcpRetransmissions > 0) got.set(r.key, (got.get(r.key) || 0) + r.metrics.tcpRetransmissions);
         for (const [k, n] of got) expect(n, k).to.be.at.most(expected.get(k) || 0);
@@ -952,6 +955,25 @@ describe('FlowAggregator (core)', function () {
             for (const r of recordsOf(w, 'flow')) if (r.metrics.tcpRetransmissions > 0) got.set(r.key, (got.get(r.key) || 0) + r.metrics.tcpRetransmissions);
           }
         }
+        expect(Object.fromEntries(got)).to.deep.equal(Object.fromEntries(expected));
+      });
+    }
+
+    for (const file of ['wireshark__SkypeIRC.cap', 'ndpi__KakaoTalk_talk.pcap']) {
+      // The real read: the decoder fills tcpHeaderLength from each segment's data offset, so the data length is exact.
+      it(`${file}: with the decoder's own tcpHeaderLength column, retransmissions per directional flow equal tshark's`, function () {
+        if (!hasTshark) this.skip();
+        const expected = new Map();
+        for (const r of rows(tshark(path.join(PCAPS, file), ['-Y', 'tcp.analysis.retransmission && tcp.len>0 && !icmp', '-T', 'fields',
+          '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'tcp.srcport', '-e', 'ip.dst', '-e', 'ipv6.dst', '-e', 'tcp.dstport']))) {
+          const k = flowKey('tcp', ...r);
+          expected.set(k, (expected.get(k) || 0) + 1);
+        }
+        expect(expected.size, 'the capture has retransmissions').to.be.greaterThan(0);
+        const { wins, batches } = aggregate(file, { windowMs: 10000 });
+        expect(batches.every((b) => b.tcpHeaderLength instanceof Uint8Array && b.tcpHeaderLength.length === b.count), 'the decoder fills the column').to.equal(true);
+        const got = new Map();
+        for (const w of wins) for (const r of recordsOf(w, 'flow')) if (r.metrics.tcpRetransmissions > 0) got.set(r.key, (got.get(r.key) || 0) + r.metrics.tcpRetransmissions);
         expect(Object.fromEntries(got)).to.deep.equal(Object.fromEntries(expected));
       });
     }
