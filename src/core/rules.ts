@@ -16,6 +16,12 @@
  * - **spike**: value > μ + highSigma·σ (3) → high, > μ + mediumSigma·σ (2) → medium, μ = slow EWMA,
  *   σ = √(EW variance) floored at 10% of μ; the kσ test of a Shewhart-style control chart on the
  *   EWMA (NIST/SEMATECH e-Handbook §6.3.2).
+ * - **recent-peak guard** of both (option `peakGuard`, on by default): a dual-EWMA or spike finding
+ *   on a metric stands only when the value is above `factor` (2) × the key's recent peak of that
+ *   metric, decayed with a half-life of `halfLifeMs` (30 min) of packet time; a key without a peak
+ *   yet is judged as without the guard. A host whose bursts recur alerts on the first one only; an
+ *   excursion the guard lets through lifts the peak by 5 % once (not per window), so a flood does not
+ *   raise its own guard.
  * - **latency**: mean handshake RTT (`handshakeRttMs`) > 2× its slow EWMA → high, > 1.5× → medium,
  *   and above the key's usual variation μ + 3σ (σ ≥ 10 % of μ), with at least `minHandshakes`
  *   handshakes in the window and an increase of at least `minIncreaseMs`.
@@ -139,6 +145,14 @@ export interface DetectorOptions {
   dualEwma?: { enabled?: boolean; fastMultiplier?: number; slowMultiplier?: number; minState?: MinState };
   /** Spike rule: σ multiples over μ for high (3) and medium (2); 0 < mediumSigma ≤ highSigma. */
   spike?: { enabled?: boolean; highSigma?: number; mediumSigma?: number; minState?: MinState };
+  /**
+   * Recent-peak guard of the dual-EWMA and spike rules (see {@link RuleDetector}): a finding of
+   * either rule on a metric stands only when the value is above `factor` (2) × the key's decayed
+   * recent peak of that metric (half-life `halfLifeMs`, 1,800,000 ms = 30 min of packet time).
+   * `enabled` false, or a factor of 0, turns it off. `maxKeys` (200,000) bounds the keys whose peaks
+   * are held (least recently seen dropped first). `false` = `{ enabled: false }`.
+   */
+  peakGuard?: false | { enabled?: boolean; factor?: number; halfLifeMs?: number; maxKeys?: number };
   /** Port-scan (vertical): more than minSyns SYNs (100) to more than minPorts distinct ports (20) within windowMs (60,000 ms). */
   portScan?: { enabled?: boolean; minSyns?: number; minPorts?: number; windowMs?: number };
   /** Static thresholds for keys in bootstrap: packetsPerSecond (10,000), bitsPerSecond (100,000,000), synPerSecond (100); all > 0. */
@@ -202,6 +216,7 @@ export interface ResolvedDetectorOptions {
   profile: SensitivityProfile;
   dualEwma: { enabled: boolean; fastMultiplier: number; slowMultiplier: number; minState: MinState };
   spike: { enabled: boolean; highSigma: number; mediumSigma: number; minState: MinState };
+  peakGuard: { enabled: boolean; factor: number; halfLifeMs: number; maxKeys: number };
   portScan: { enabled: boolean; minSyns: number; minPorts: number; windowMs: number };
   bootstrapStatic: { enabled: boolean; packetsPerSecond: number; bitsPerSecond: number; synPerSecond: number };
   latency: { enabled: boolean; highRatio: number; mediumRatio: number; minHandshakes: number; minIncreaseMs: number; sigma: number; minState: MinState };
@@ -231,6 +246,16 @@ export interface ResolvedDetectorOptions {
  */
 export const DEFAULT_MINIMUMS: Readonly<Record<string, number>> = Object.freeze({
   packetsPerSecond: 100, bitsPerSecond: 1_000_000, synCount: 20, newFlows: 50, distinctDstPorts: 50, distinctPeers: 50,
+});
+
+/**
+ * Defaults of the recent-peak guard ({@link DetectorOptions.peakGuard}): factor 2, half-life
+ * 1,800,000 ms (30 min of packet time), at most 200,000 keys held. Measured on the labeled generated
+ * days (bench/quality.js): it halves the false alerts of the dynamic mode at the same recall and
+ * delay; a host whose bursts recur (a backup, a sync client, a chat client) stops alerting on each.
+ */
+export const DEFAULT_PEAK_GUARD: Readonly<{ factor: number; halfLifeMs: number; maxKeys: number }> = Object.freeze({
+  factor: 2, halfLifeMs: 1_800_000, maxKeys: 200_000,
 });
 
 /** Metrics the dual-EWMA and spike rules look at by default. */
@@ -309,6 +334,9 @@ export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedD
   const am = options.amplification ?? {}, us = options.unsolicitedSynAck ?? {}, sf = options.synFlood ?? {};
   const hs = options.horizontalScan ?? {}, ic = options.icmpSweep ?? {}, icf = options.icmpFlood ?? {}, af = options.adminFanout ?? {};
   const preset = profileValues(options.profile);
+  const pg = options.peakGuard === false ? { enabled: false } : (options.peakGuard ?? {});
+  if (typeof pg !== 'object' || pg === null) throw new RangeError('peakGuard must be an object or false');
+  const pgFactor = nonNeg(pg.factor ?? DEFAULT_PEAK_GUARD.factor, 'peakGuard.factor');
   const o: ResolvedDetectorOptions = {
     profile: options.profile ?? 'custom',
     dualEwma: {
@@ -322,6 +350,12 @@ export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedD
       highSigma: posNum(preset?.highSigma ?? s.highSigma ?? 3, 'spike.highSigma'),
       mediumSigma: posNum(preset?.mediumSigma ?? s.mediumSigma ?? 2, 'spike.mediumSigma'),
       minState: minState(s.minState, 'spike.minState'),
+    },
+    peakGuard: {
+      enabled: (pg.enabled ?? true) && pgFactor > 0,
+      factor: pgFactor,
+      halfLifeMs: posNum(pg.halfLifeMs ?? DEFAULT_PEAK_GUARD.halfLifeMs, 'peakGuard.halfLifeMs'),
+      maxKeys: pg.maxKeys ?? DEFAULT_PEAK_GUARD.maxKeys,
     },
     portScan: {
       enabled: p.enabled ?? true,
@@ -425,6 +459,7 @@ export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedD
   if (!Array.isArray(o.metrics) || o.metrics.length === 0 || o.metrics.some((m) => typeof m !== 'string' || m === '')) throw new RangeError('metrics must be a non-empty array of metric names');
   if (!Array.isArray(o.scopes) || o.scopes.length === 0) throw new RangeError('scopes must be a non-empty array');
   for (const sc of o.scopes) if (!SCOPES.includes(sc)) throw new RangeError(`unknown scope ${JSON.stringify(sc)}; use ${SCOPES.join(', ')}`);
+  if (!Number.isInteger(o.peakGuard.maxKeys) || o.peakGuard.maxKeys < 1) throw new RangeError(`peakGuard.maxKeys must be a positive integer, got ${String(o.peakGuard.maxKeys)}`);
   if (!Number.isInteger(o.maxScanSources) || o.maxScanSources < 1) throw new RangeError(`maxScanSources must be a positive integer, got ${String(o.maxScanSources)}`);
   return o;
 }
@@ -484,6 +519,12 @@ const RULE_RANK: Record<string, number> = Object.fromEntries(RULE_IDS.map((r, i)
 const STATES: readonly MaturityState[] = ['bootstrap', 'learning', 'mature'];
 /** ICMP echo request as flow-aggregator puts it in dstPort: type × 256 + code (ICMP type 8, ICMPv6 type 128). */
 const ECHO_REQUEST: Record<string, number> = { icmp: 8 * 256, icmpv6: 128 * 256 };
+
+/**
+ * Recent peaks of one key for the guard of the dual-EWMA and spike rules: `t` the packet time (ms,
+ * windowStart) of the last update, `peaks[k]` the peak of `options.metrics[k]` at `t` (NaN: none yet).
+ */
+interface PeakEntry { t: number; peaks: Float64Array; excursion: Uint8Array }
 
 /** Evidence of one key in one aggregation window, for the sliding-window rules. */
 interface ScanEntry { windowStart: number; syns: number; ports: number[]; truncated: boolean }
@@ -723,7 +764,8 @@ type Add = (r: TrafficRecord, f: Finding) => void;
  * Evaluates annotated windows against the rules and returns anomaly events. Holds per-source
  * port-scan and per-host unsolicited-SYN-ACK evidence of the last 60 s (bounded by
  * `maxScanSources`), the SYNs each host sent in the previous window, and per-service flow
- * duration means (bounded by `longLived.maxServices`). A window is judged at once
+ * duration means (bounded by `longLived.maxServices`), and the recent peaks of the dual-EWMA/spike
+ * metrics per key (bounded by `peakGuard.maxKeys`, least recently seen dropped). A window is judged at once
  * ({@link RuleDetector.evaluate}) or in steps ({@link RuleDetector.beginEvaluate}), with the same events.
  */
 export class RuleDetector {
@@ -743,6 +785,11 @@ export class RuleDetector {
   private readonly longFlagged = new Set<string>();
   /** The metric baselines some rule reads (checked per record; see {@link checkRecordAnnotations}). */
   private readonly readMetrics: readonly string[];
+  /** Recent peaks per key (insertion order = least recently seen first; at most `peakGuard.maxKeys`). */
+  private readonly peaks = new Map<string, PeakEntry>();
+  private peakEvictions = 0;
+  /** Per metric of `options.metrics`: the decayed recent peak of the record being judged (NaN: no guard). */
+  private readonly guardPrev: Float64Array;
 
   /**
    * @param options see {@link DetectorOptions}
@@ -753,6 +800,12 @@ export class RuleDetector {
     this.scopeSet = new Set(this.options.scopes);
     this.adminPorts = new Set(this.options.adminFanout.ports);
     this.readMetrics = baselineMetricsRead(this.options);
+    this.guardPrev = new Float64Array(this.options.metrics.length).fill(NaN);
+  }
+
+  /** Keys whose recent peaks the peak guard holds, and keys dropped at `peakGuard.maxKeys` so far. */
+  peakStats(): { keys: number; evictions: number } {
+    return { keys: this.peaks.size, evictions: this.peakEvictions };
   }
 
   /** Sources with port-scan evidence held, and sources dropped at the cap so far. */
@@ -896,6 +949,7 @@ export class RuleDetector {
     const o = this.options;
     if (this.scopeSet.has(record.scope)) {
       const state = record.baseline?.state ?? 'bootstrap';
+      this.peakGuardStep(window, record);
       if (state === 'bootstrap') {
         if (thresholds !== undefined) this.staticRule(window, record, thresholds, add);
         // a never-seen key that ewma-baseline started from its peers' median baseline
@@ -923,7 +977,7 @@ export class RuleDetector {
     }
   }
 
-  /** Forgets all evidence: port-scan and SYN-ACK windows, SYNs of the previous window, service durations. */
+  /** Forgets all evidence: port-scan and SYN-ACK windows, SYNs of the previous window, service durations, recent peaks. */
   reset(): void {
     this.scans.clear();
     this.scanEvictions = 0;
@@ -933,6 +987,52 @@ export class RuleDetector {
     this.prevWindowStart = Number.NEGATIVE_INFINITY;
     this.services.clear();
     this.longFlagged.clear();
+    this.peaks.clear();
+    this.peakEvictions = 0;
+  }
+
+  /**
+   * The recent-peak guard for one record of the rules' scopes: puts the key's decayed recent peak of
+   * each rule metric into {@link guardPrev} (NaN when the guard is off or the key has none yet), then
+   * updates the peaks. prev = peak × 0.5^(Δt / halfLifeMs), Δt in packet time (windowStart). The
+   * new peak is max(value, prev) when the key is new, in bootstrap, or the value is ≤ factor × prev;
+   * otherwise (an excursion the guard lets through) prev × 1.05 in the excursion's first window and
+   * prev in the windows that continue it, so that an attack does not lift its own guard much and a
+   * sustained flood (consecutive excursions) is not silenced by its own growth.
+   */
+  private peakGuardStep(window: WindowMessage, record: TrafficRecord): void {
+    const prevs = this.guardPrev;
+    const o = this.options, pg = o.peakGuard;
+    prevs.fill(NaN);
+    if (!pg.enabled || (!o.dualEwma.enabled && !o.spike.enabled)) return;
+    const metrics = o.metrics;
+    const t = window.windowStart;
+    const key = record.key;
+    let e = this.peaks.get(key);
+    if (e !== undefined) this.peaks.delete(key); // re-inserted below: most recently seen last
+    else e = { t, peaks: new Float64Array(metrics.length).fill(NaN), excursion: new Uint8Array(metrics.length) };
+    const decay = t > e.t ? Math.pow(0.5, (t - e.t) / pg.halfLifeMs) : 1;
+    const bootstrap = record.baseline === undefined || record.baseline.state === 'bootstrap';
+    const peaks = e.peaks, excursion = e.excursion;
+    for (let k = 0; k < metrics.length; k++) {
+      const prev = peaks[k]! * decay; // NaN (no peak yet) stays NaN
+      prevs[k] = prev;
+      const value = record.metrics[metrics[k]!];
+      if (value === undefined || !Number.isFinite(value)) peaks[k] = prev;
+      else if (Number.isNaN(prev)) peaks[k] = value;
+      else if (bootstrap || value <= pg.factor * prev) { peaks[k] = Math.max(value, prev); excursion[k] = 0; }
+      else {
+        // an excursion: +5 % on its first window only, so that a sustained flood does not compound its way under its own guard
+        peaks[k] = excursion[k] === 1 ? prev : prev * 1.05;
+        excursion[k] = 1;
+      }
+    }
+    if (t > e.t) e.t = t;
+    this.peaks.set(key, e);
+    if (this.peaks.size > pg.maxKeys) {
+      const oldest = this.peaks.keys().next().value;
+      if (oldest !== undefined) { this.peaks.delete(oldest); this.peakEvictions++; }
+    }
   }
 
   private floor(metric: string): number { return this.options.minimums[metric] ?? 0; }
@@ -993,10 +1093,17 @@ export class RuleDetector {
     const spikeOn = spike.enabled && RuleDetector.judges(spike, baseline.state);
     if (!dualOn && !spikeOn) return;
     const note = fromPrior ? ' (baseline: the median of its peers, the key is new)' : '';
-    for (const metric of this.options.metrics) {
+    const metrics = this.options.metrics;
+    const factor = this.options.peakGuard.factor;
+    for (let k = 0; k < metrics.length; k++) {
+      const metric = metrics[k]!;
       const value = record.metrics[metric];
       const mb: MetricBaseline | undefined = baseline.metrics[metric];
       if (value === undefined || mb === undefined || (mb.samples < 1 && !fromPrior) || value < this.floor(metric)) continue;
+      // the recent-peak guard: not above factor × the key's recent peak = a level it reached lately, no finding
+      const recent = this.guardPrev[k]!;
+      if (!Number.isNaN(recent) && !(value > factor * recent)) continue;
+      const peakNote = Number.isNaN(recent) ? '' : `, recent peak ${formatMetricValue(metric, recent)}`;
       const withState = { ...mb, state: baseline.state };
       if (dualOn) {
         const fastT = mb.fast * dualEwma.fastMultiplier, slowT = mb.slow * dualEwma.slowMultiplier;
@@ -1004,7 +1111,7 @@ export class RuleDetector {
           const deviationPercent = this.deviation(metric, value, mb.slow);
           add(record, {
             rule: 'dual-ewma', severity: cap('high'), metric, value, threshold: Math.max(fastT, slowT), baseline: withState, deviationPercent,
-            explanation: `${subject(metric, value, record)} is above ${formatCount(dualEwma.fastMultiplier)}× its fast EWMA ${formatMetricValue(metric, mb.fast)} and ${formatCount(dualEwma.slowMultiplier)}× its slow EWMA ${formatMetricValue(metric, mb.slow)} (${formatPercent(deviationPercent)} vs slow EWMA)${note}`,
+            explanation: `${subject(metric, value, record)} is above ${formatCount(dualEwma.fastMultiplier)}× its fast EWMA ${formatMetricValue(metric, mb.fast)} and ${formatCount(dualEwma.slowMultiplier)}× its slow EWMA ${formatMetricValue(metric, mb.slow)} (${formatPercent(deviationPercent)} vs slow EWMA${peakNote})${note}`,
           });
         }
       }
@@ -1018,7 +1125,7 @@ export class RuleDetector {
           const deviationPercent = this.deviation(metric, value, mu);
           add(record, {
             rule: 'spike', severity: cap(severity), metric, value, threshold, baseline: withState, deviationPercent,
-            explanation: `${subject(metric, value, record)} is above μ + ${formatCount(k)}σ = ${formatMetricValue(metric, threshold)} (μ ${formatMetricValue(metric, mu)}, σ ${formatMetricValue(metric, sigma)}) (${formatPercent(deviationPercent)})${note}`,
+            explanation: `${subject(metric, value, record)} is above μ + ${formatCount(k)}σ = ${formatMetricValue(metric, threshold)} (μ ${formatMetricValue(metric, mu)}, σ ${formatMetricValue(metric, sigma)}) (${formatPercent(deviationPercent)}${peakNote})${note}`,
           });
         }
       }

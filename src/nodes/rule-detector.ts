@@ -39,6 +39,12 @@ interface RuleDetectorNodeDef extends NodeDef {
   spikeMatureOnly?: boolean;
   highSigma: string;
   highSigmaType?: NumberType;
+  /** Recent-peak guard of the dual-EWMA and spike rules; absent in older flows (= on, factor 2, half-life 30 min). */
+  peakGuard?: boolean;
+  /** Factor over the recent peak (0 = off). */
+  peakFactor?: string; peakFactorType?: NumberType;
+  /** Half-life of the recent peak, minutes of packet time. */
+  peakHalfLifeMinutes?: string; peakHalfLifeMinutesType?: NumberType;
   mediumSigma: string;
   mediumSigmaType?: NumberType;
   portScan: boolean;
@@ -251,6 +257,7 @@ export = function (RED: NodeAPI): void {
         })(),
         dualEwma: { enabled: config.dualEwma !== false, fastMultiplier: setting('fastMultiplier', 3), slowMultiplier: setting('slowMultiplier', 5), minState: config.dualEwmaMatureOnly === true ? 'mature' : 'learning' },
         spike: { enabled: config.spike !== false, highSigma: setting('highSigma', 3), mediumSigma: setting('mediumSigma', 2), minState: config.spikeMatureOnly === true ? 'mature' : 'learning' },
+        peakGuard: { enabled: on(config.peakGuard), factor: setting('peakFactor', 2), halfLifeMs: setting('peakHalfLifeMinutes', 30) * 60_000 },
         portScan: {
           enabled: config.portScan !== false,
           minSyns: setting('scanSyns', 100),
@@ -368,11 +375,16 @@ export = function (RED: NodeAPI): void {
         if (events === undefined) { done(); return; } // closed meanwhile: dropped
         windows++;
         anomalies += events.length;
+        // output 2: the window, judged, as a tick for cooldown-gate (its records left out: cheap to
+        // copy). Sent after the window's anomalies in the same send, so a gate wired to both outputs
+        // always sees a window's anomalies before the window's end, however long the judging took.
+        const tick: NodeMessage = { topic: msg.topic, payload: { ...msg.payload, records: [] } };
         if (events.length > 0) {
-          send([events.map((e) => ({ topic: e.key, payload: e }) as NodeMessage)]);
+          send([events.map((e) => ({ topic: e.key, payload: e }) as NodeMessage), tick]);
           const last = events[events.length - 1]!;
           node.status(statusWarn(t(events.length === 1 ? 'status.anomaly' : 'status.anomalies', { count: NUM.format(events.length), key: last.key }) + allowSuffix()));
         } else {
+          send([null, tick]);
           node.status(statusOk(t(windows === 1 ? 'status.window' : 'status.windows', { windows: NUM.format(windows), anomalies: NUM.format(anomalies) }) + allowSuffix()));
         }
         done();

@@ -34,7 +34,9 @@ const ATTACKS = {
 
 /** Expectations the rules in src/core/rules.ts do not meet today, and why. */
 const KNOWN_GAPS = {
-  'wireshark__SkypeIRC.cap': 'dual-EWMA and spike fire on newFlows at 19:36:10 (keys still learning, ~30 samples): Skype opens bursts of new flows every 80–100 s (21–40 per window from 192.168.1.2, up to 72 on the interface), so a burst is above 5× the mean and above μ + 3σ; a recent-peak guard (fire only above 2× the key\'s decayed recent peak) removes it',
+  // none today. wireshark__SkypeIRC.cap was one until the recent-peak guard (rules.ts, peakGuard): Skype
+  // opens bursts of 21–40 new flows every 80–100 s; each burst after the first is within 2× the key's
+  // recent peak and no longer fires dual-EWMA / spike.
 };
 
 const BENIGN = Object.keys(MANIFEST_COUNTS).filter((f) => !(f in ATTACKS));

@@ -41,11 +41,12 @@ function pipeline(p, y) {
     { id: `${p}-src`, type: 'pcap-source', z, name: '', mode: 'file', filename: '', iface: '', filter: '', snapLength: 262144, promiscuous: true, batchSize: 4096, speed: 'max', startOnDeploy: false, x: 250, y, wires: [[`${p}-agg`], [`${p}-events`]] },
     { id: `${p}-agg`, type: 'flow-aggregator', z, name: '', windowSeconds: 10, maxFlows: 100000, maxHostsPerWindow: 50000, flowIdleTimeoutSeconds: 60, interfaceName: 'lan', scopeInterface: true, scopeDstHost: true, scopeSrcHost: true, scopeFlow: true, x: 400, y, wires: [[`${p}-base`]] },
     { id: `${p}-base`, type: 'ewma-baseline', z, name: '', fastAlpha: '0.3', slowAlpha: '0.05', bootstrapMinutes: '5', scopeInterface: true, scopeDstHost: true, scopeSrcHost: true, scopeFlow: false, maxKeys: '100000', persist: true, x: 550, y, wires: [[`${p}-det`], []] },
-    { id: `${p}-det`, type: 'rule-detector', z, name: '', dualEwma: true, fastMultiplier: '3', slowMultiplier: '5', spike: true, highSigma: '3', mediumSigma: '2', portScan: true, scanSyns: '100', scanPorts: '20', scanWindowSeconds: '60', bootstrapStatic: true, staticPps: '10000', staticMbps: '100', staticSynPerSecond: '100', scopeInterface: true, scopeDstHost: true, scopeSrcHost: true, scopeFlow: false, x: 700, y, wires: [[`${p}-gate`, `${p}-anomalies`]] },
+    { id: `${p}-det`, type: 'rule-detector', z, name: '', dualEwma: true, fastMultiplier: '3', slowMultiplier: '5', spike: true, highSigma: '3', mediumSigma: '2', portScan: true, scanSyns: '100', scanPorts: '20', scanWindowSeconds: '60', bootstrapStatic: true, staticPps: '10000', staticMbps: '100', staticSynPerSecond: '100', scopeInterface: true, scopeDstHost: true, scopeSrcHost: true, scopeFlow: false, x: 700, y, wires: [[`${p}-gate`, `${p}-anomalies`], [`${p}-gate`, `${p}-judged`]] },
     { id: `${p}-gate`, type: 'cooldown-gate', z, name: '', cooldown: '5', persist: true, x: 850, y, wires: [[`${p}-fmt`]] },
     { id: `${p}-fmt`, type: 'anomaly-formatter', z, name: '', shape: 'json', x: 1000, y, wires: [[`${p}-alerts`]] },
     { id: `${p}-anomalies`, type: 'debug', z, name: `${p} anomalies`, active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', x: 850, y: y + 40, wires: [] },
     { id: `${p}-alerts`, type: 'debug', z, name: `${p} alerts`, active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', x: 1150, y, wires: [] },
+    { id: `${p}-judged`, type: 'debug', z, name: `${p} judged`, active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload.final', targetType: 'msg', x: 850, y: y + 80, wires: [] },
     { id: `${p}-events`, type: 'debug', z, name: `${p} events`, active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', x: 400, y: y + 40, wires: [] },
   ];
 }
@@ -105,7 +106,8 @@ describe(`baseline persistence across a restart on ${label}`, function () {
     const received = (name) => debug.messages.filter((m) => m.topic === 'debug' && m.data && m.data.name === name).map((m) => {
       try { return JSON.parse(m.data.msg); } catch { return m.data.msg; }
     });
-    const completed = (p) => received(`${p} events`).some((e) => e && e.event === 'replay-complete');
+    // a replay is through the pipeline when rule-detector has judged its final window (output 2)
+    const completed = (p) => received(`${p} judged`).some((final) => final === true);
     const inject = async (id) => {
       const r = await fetch(`${red.base}/inject/${id}`, { method: 'POST' });
       expect(r.status, `inject ${id}`).to.equal(200);
@@ -114,14 +116,12 @@ describe(`baseline persistence across a restart on ${label}`, function () {
 
     // uninterrupted run
     await inject('rs-u-inj1');
-    await NodeRedProcess.waitFor(() => completed('rs-u'), 60_000, 'the full replay to complete');
-    await new Promise((r) => setTimeout(r, 500)); // last messages through the pipeline
+    await NodeRedProcess.waitFor(() => completed('rs-u'), 60_000, 'the full replay to be judged');
     const uninterrupted = received('rs-u anomalies');
 
     // first half, then stop Node-RED (nodes close: the baseline is written)
     await inject('rs-r-inj1');
-    await NodeRedProcess.waitFor(() => completed('rs-r'), 60_000, 'the first half to complete');
-    await new Promise((r) => setTimeout(r, 500));
+    await NodeRedProcess.waitFor(() => completed('rs-r'), 60_000, 'the first half to be judged');
     const firstHalf = received('rs-r anomalies');
     debug.close();
     await red.stop();
@@ -137,8 +137,8 @@ describe(`baseline persistence across a restart on ${label}`, function () {
     debug = await red.subscribe('debug');
     await NodeRedProcess.waitFor(() => red.log.some((l) => /restored \d+ baseline keys/.test(l)), 30_000, 'the baseline restored');
     await inject('rs-r-inj2');
-    await NodeRedProcess.waitFor(() => completed('rs-r'), 60_000, 'the second half to complete');
-    await new Promise((r) => setTimeout(r, 500));
+    await NodeRedProcess.waitFor(() => completed('rs-r'), 60_000, 'the second half to be judged');
+    await new Promise((r) => setTimeout(r, 300)); // the alerts are two hops further (cooldown-gate → anomaly-formatter)
     const secondHalf = received('rs-r anomalies');
     const alertsAfterRestart = received('rs-r alerts');
     debug.close();

@@ -61,6 +61,29 @@ describe('rule-detector node: profiles, new rules, runtime allow/override', func
     }
   });
 
+  it('the recent-peak guard comes from the panel: on in a flow without its fields, off unticked, factor and half-life (min, also from env)', async function () {
+    // bursts of 550 new flows (above 3 × and 5 × the baseline 100) in windows 0, 1 and 2 h later (burst 0, 1, 2): which alert per setting
+    const later = 1 + (2 * 3_600_000) / WIN;
+    process.env.NB_TEST_PEAK_FACTOR = '1.2';
+    for (const [extra, expected] of [
+      [{}, [0, 2]], // on by default: the second burst is within 2 × the first; after 2 h (4 half-lives of 30 min) the peak is 550 / 16 and 550 > 2 × 34 fires
+      [{ peakGuard: false }, [0, 1, 2]],
+      [{ peakFactor: '0' }, [0, 1, 2]],
+      [{ peakFactor: 'NB_TEST_PEAK_FACTOR', peakFactorType: 'env', peakHalfLifeMinutes: '600' }, [0]], // 550 ≤ 1.2 × 550; 2 h of a 10 h half-life: 550 × 0.87 × 1.2 > 550
+      [{ peakHalfLifeMinutes: '600' }, [0]],
+    ]) {
+      await helper.load(detectorNode, flow(extra));
+      const n = helper.getNode('rd');
+      expect(n, 'node started').to.exist;
+      const out = collect('out');
+      for (const i of [0, 1, later]) n.receive({ payload: win(i, [burst('10.0.0.5')]) });
+      await settle();
+      const fired = out.map((m) => [0, 1, later].indexOf((m.payload.window.start - T0) / WIN));
+      expect(fired, JSON.stringify(extra)).to.deep.equal(expected);
+      await helper.unload();
+    }
+  });
+
   it('an unknown profile is a configuration error (red status), the node stays deployed', async function () {
     await helper.load(detectorNode, flow({ profile: 'paranoid' }));
     const n = helper.getNode('rd');
