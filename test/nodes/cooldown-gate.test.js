@@ -1,6 +1,7 @@
 'use strict';
 const { expect } = require('chai');
 const helper = require('node-red-node-test-helper');
+const { useTempUserDir } = require('../fixtures/helper-user-dir');
 helper.init(require.resolve('node-red'));
 const cooldownNode = require('../../nodes/cooldown-gate.js');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -246,20 +247,8 @@ describe('cooldown-gate node', function () {
 
 describe('cooldown-gate node: state survives a restart', function () {
   const fs = require('fs');
-  const os = require('os');
   const path = require('path');
-  let userDir;
-  beforeEach(function (done) {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nb-gate-'));
-    helper.settings({ userDir });
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
-    helper.settings({ userDir: undefined });
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
+  const currentUserDir = useTempUserDir(helper, 'nb-gate-');
 
   it('writes open anomalies and cooldowns to <userDir>/netbaseline/cooldown-<id>.json on stop and reads them on start', async function () {
     let { n1, out } = await start({ persist: true });
@@ -267,7 +256,7 @@ describe('cooldown-gate node: state survives a restart', function () {
     await out.next();
     n1.receive({ payload: event({ time: T0 + 10_000 }) }); // held
     await helper.unload(); // close: the state is written
-    const file = path.join(userDir, 'netbaseline', 'cooldown-n1.json');
+    const file = path.join(currentUserDir(), 'netbaseline', 'cooldown-n1.json');
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).to.include({ kind: 'netbaseline/cooldown-snapshot', version: 2, passed: 1, suppressed: 1 });
     ({ n1, out } = await start({ persist: true }));
     n1.receive({ query: 'open' });
@@ -279,10 +268,10 @@ describe('cooldown-gate node: state survives a restart', function () {
   });
 
   it('a corrupt state file is moved aside with a warning and the node starts empty', async function () {
-    fs.mkdirSync(path.join(userDir, 'netbaseline'), { recursive: true });
-    fs.writeFileSync(path.join(userDir, 'netbaseline', 'cooldown-n1.json'), '{ not json');
+    fs.mkdirSync(path.join(currentUserDir(), 'netbaseline'), { recursive: true });
+    fs.writeFileSync(path.join(currentUserDir(), 'netbaseline', 'cooldown-n1.json'), '{ not json');
     const { n1, out } = await start({ persist: true });
-    expect(fs.readdirSync(path.join(userDir, 'netbaseline')).some((f) => /^cooldown-n1\.json\.corrupt-/.test(f))).to.equal(true);
+    expect(fs.readdirSync(path.join(currentUserDir(), 'netbaseline')).some((f) => /^cooldown-n1\.json\.corrupt-/.test(f))).to.equal(true);
     n1.receive({ payload: event() });
     expect((await out.next()).payload.suppressedCount).to.equal(0);
     const warned = helper.log().args.map((x) => x[0]).filter((e) => e.level === helper.log().WARN && e.id === 'n1');

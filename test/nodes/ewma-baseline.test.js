@@ -1,9 +1,9 @@
 'use strict';
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { expect } = require('chai');
 const helper = require('node-red-node-test-helper');
+const { useTempUserDir } = require('../fixtures/helper-user-dir');
 helper.init(require.resolve('node-red'));
 const baselineNode = require('../../nodes/ewma-baseline.js');
 
@@ -31,18 +31,7 @@ const flowOf = (id, extra = {}) => [
 ];
 
 describe('ewma-baseline node', function () {
-  let userDir;
-  beforeEach(function (done) {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nb-ewma-'));
-    helper.settings({ userDir });
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
-    helper.settings({ userDir: undefined });
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
+  const currentUserDir = useTempUserDir(helper, 'nb-ewma-');
 
   it('annotates a window and keeps msg.topic', async function () {
     await helper.load(baselineNode, flowOf('eb0', { bootstrapMinutes: '5' }));
@@ -67,7 +56,7 @@ describe('ewma-baseline node', function () {
       await got;
     }
     await helper.unload();
-    const file = path.join(userDir, 'netbaseline', 'baseline-eb1.json');
+    const file = path.join(currentUserDir(), 'netbaseline', 'baseline-eb1.json');
     expect(fs.existsSync(file), 'snapshot written on close').to.equal(true);
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).to.include({ format: 'netbaseline/baseline', version: 1 });
 
@@ -100,7 +89,7 @@ describe('ewma-baseline node', function () {
 
   for (const [label, content] of [['not JSON', '{"format": "netbaseline/base'], ['a foreign JSON file', '{"format":"someone/else","version":1}']]) {
     it(`renames a corrupt saved file (${label}) aside, warns and learns afresh`, async function () {
-      const dir = path.join(userDir, 'netbaseline');
+      const dir = path.join(currentUserDir(), 'netbaseline');
       fs.mkdirSync(dir, { recursive: true });
       const file = path.join(dir, 'baseline-eb2.json');
       fs.writeFileSync(file, content);
@@ -237,7 +226,7 @@ describe('ewma-baseline node', function () {
     n.receive({ payload: win(0, [['dstHost', 'dst a', { p: 1 }]]) });
     await got;
     await helper.unload();
-    expect(fs.existsSync(path.join(userDir, 'netbaseline'))).to.equal(false);
+    expect(fs.existsSync(path.join(currentUserDir(), 'netbaseline'))).to.equal(false);
   });
 
   it('status counts keys per maturity state', async function () {
