@@ -14,8 +14,8 @@
  *   has converged, it no longer depends on where it started);
  * - `mature` from then on.
  *
- * **Zero samples** (`zeroFillHorizonMs`, default 10 min): a key of the interface, dstHost or srcHost
- * scope that is known but absent from a window had no traffic in it; each of its counting metrics
+ * **Zero samples** (`zeroFillHorizonMs`, default 10 min): a key of any baselined scope but flow
+ * (interface, dstHost, srcHost, and service, hostPair, subnet when those are baselined) that is known but absent from a window had no traffic in it; each of its counting metrics
  * ({@link COUNTING_METRICS}) is folded in as 0 and the key's sample count grows. A key that has been
  * absent for longer than the horizon (`t − lastSeen > zeroFillHorizonMs`) is no longer zero-filled:
  * its baseline stays as it was, so a host that is switched off for the weekend keeps the level it
@@ -41,8 +41,8 @@
  * Rule detector: see README "Baselines" for how a `prior: true` baseline should be used.
  *
  * **Poisoning** (`clipSigma` 3, `clipFloors`): once a key is past its bootstrap, a sample of a
- * metric that has a clip floor (by default the six metrics the rule detector evaluates, with its
- * noise floors: {@link DEFAULT_CLIP_FLOORS}) above `μ + max(clipSigma·σ, floor)` (μ the slow EWMA,
+ * metric that has a clip floor (by default the six metrics the rule detector's dual-EWMA and spike
+ * rules evaluate, with fixed floors of their own: {@link DEFAULT_CLIP_FLOORS}) above `μ + max(clipSigma·σ, floor)` (μ the slow EWMA,
  * σ the EW standard deviation) is clipped to that threshold for the slow EWMA, and the variance is
  * not updated with it (see {@link foldClipped}); the fast EWMA takes the raw value. So a sustained
  * anomaly raises μ by at most `slowAlpha·max(clipSigma·σ, floor)` per window (σ stays put): a
@@ -70,7 +70,8 @@
  * 0.1): when a line rate is set, {@link BaselineStore.bootstrapThresholds} gives `fraction × line
  * rate` in bit/s and `fraction × line rate / 672` in packet/s (672 bits: the smallest Ethernet frame,
  * 64 bytes, plus 8 bytes preamble/SFD and 12 bytes inter-frame gap, IEEE 802.3 — the line's packet
- * rate at minimum-size frames), attached to each annotated window as `bootstrapThresholds`.
+ * rate at minimum-size frames), or `fraction × lineRatePacketsPerSecond` when that is set, attached
+ * to each annotated window as `bootstrapThresholds`.
  *
  * @packageDocumentation
  */
@@ -82,6 +83,7 @@ import {
   DEFAULT_FAST_ALPHA, DEFAULT_SLOW_ALPHA, checkAlphas, ewStdAt, foldClippedAt, foldSampleAt, gapAlpha, samplesToConverge,
   updateSampleAt, type EwmaColumns,
 } from './ewma';
+import { activeSchedule, parseSchedules, type MaintenanceSchedule } from './cooldown';
 
 /**
  * Metrics of counting nature: a key absent from a window had 0 of each (see zero samples above).
@@ -92,9 +94,10 @@ export const COUNTING_METRICS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Default clip floors per metric, the rule detector's noise floors (same units: packet/s, bit/s,
- * counts per window): a sample is clipped only if it is above `μ + max(clipSigma·σ, floor)`, so a
- * flat baseline (σ = 0) still learns small changes.
+ * Default clip floors per metric (packet/s, bit/s, counts per window): a sample is clipped only if
+ * it is above `μ + max(clipSigma·σ, floor)`, so a flat baseline (σ = 0) still learns small changes.
+ * They are fixed and well below rule-detector's noise floors (100 packet/s, 1 Mbit/s, 50 per window
+ * by default): clipping starts at smaller excursions than alerting does, which is the safe side.
  */
 export const DEFAULT_CLIP_FLOORS: Readonly<Record<string, number>> = Object.freeze({
   packetsPerSecond: 10, bitsPerSecond: 80_000, synCount: 20, newFlows: 20, distinctDstPorts: 20, distinctPeers: 20,
@@ -132,6 +135,12 @@ export interface BaselineOptions {
   priorRefreshMs?: number;
   /** Interface line rate in bit/s for the bootstrap static thresholds (e.g. 1e9); 0: none. Default 0. */
   lineRateBitsPerSecond?: number;
+  /**
+   * Interface packet rate capacity in packet/s for the bootstrap packet-rate threshold (e.g. 1,488,095
+   * for 1 Gbit/s Ethernet of 64-byte frames); 0 (default): derived from {@link lineRateBitsPerSecond}
+   * as bit/s ÷ {@link MIN_ETHERNET_FRAME_BITS}. Used only with a line rate set.
+   */
+  lineRatePacketsPerSecond?: number;
   /** Fraction of the line rate used as the bootstrap threshold, 0 < f ≤ 1. Default 0.1. */
   lineRateFraction?: number;
   /** Seasonal profile: `'off'` (default) or `'hour-of-day'` (a baseline per key and hour of the day). */
@@ -140,6 +149,12 @@ export interface BaselineOptions {
   seasonalDays?: number;
   /** Clock of the hour of day: `'local'` (the host's time zone, with its daylight saving time; default) or `'utc'`. */
   seasonalTimeZone?: 'local' | 'utc';
+  /**
+   * Recurring maintenance windows (parse them with `parseSchedules` of `./cooldown`: the same syntax
+   * and the same packet-time judgement as cooldown-gate's): a window whose start falls in one is
+   * learned as in maintenance mode (at full weight, no clipping). Default none.
+   */
+  maintenanceSchedules?: MaintenanceSchedule[];
 }
 
 /** {@link BaselineOptions} with every default filled in. */
@@ -159,10 +174,12 @@ export const DEFAULT_BASELINE_OPTIONS: Readonly<ResolvedBaselineOptions> = Objec
   priorMinPeers: 5,
   priorRefreshMs: 60_000,
   lineRateBitsPerSecond: 0,
+  lineRatePacketsPerSecond: 0,
   lineRateFraction: 0.1,
   seasonal: 'off' as 'off' | 'hour-of-day',
   seasonalDays: 3,
   seasonalTimeZone: 'local' as 'local' | 'utc',
+  maintenanceSchedules: [] as MaintenanceSchedule[],
 });
 
 /** Identifies a snapshot written by {@link BaselineStore.toSnapshot}. */
@@ -284,10 +301,12 @@ export function resolveBaselineOptions(options: BaselineOptions = {}): ResolvedB
     priorMinPeers: options.priorMinPeers ?? d.priorMinPeers,
     priorRefreshMs: options.priorRefreshMs ?? d.priorRefreshMs,
     lineRateBitsPerSecond: options.lineRateBitsPerSecond ?? d.lineRateBitsPerSecond,
+    lineRatePacketsPerSecond: options.lineRatePacketsPerSecond ?? d.lineRatePacketsPerSecond,
     lineRateFraction: options.lineRateFraction ?? d.lineRateFraction,
     seasonal: options.seasonal ?? d.seasonal,
     seasonalDays: options.seasonalDays ?? d.seasonalDays,
     seasonalTimeZone: options.seasonalTimeZone ?? d.seasonalTimeZone,
+    maintenanceSchedules: options.maintenanceSchedules ?? [],
   };
   checkAlphas(o.fastAlpha, o.slowAlpha);
   if (typeof o.bootstrapMs !== 'number' || !Number.isFinite(o.bootstrapMs) || o.bootstrapMs < 0) {
@@ -307,9 +326,15 @@ export function resolveBaselineOptions(options: BaselineOptions = {}): ResolvedB
   checkNumber('priorMinPeers', o.priorMinPeers, 1, Infinity, true);
   checkNumber('priorRefreshMs', o.priorRefreshMs, 0, Infinity);
   checkNumber('lineRateBitsPerSecond', o.lineRateBitsPerSecond, 0, Infinity);
+  checkNumber('lineRatePacketsPerSecond', o.lineRatePacketsPerSecond, 0, Infinity);
   checkNumber('lineRateFraction', o.lineRateFraction, 0, 1, false, true);
   if (o.seasonal !== 'off' && o.seasonal !== 'hour-of-day') throw new RangeError(`seasonal must be "off" or "hour-of-day", got ${JSON.stringify(o.seasonal)}`);
   checkNumber('seasonalDays', o.seasonalDays, 0, 366, false, true);
+  if (!Array.isArray(o.maintenanceSchedules) || o.maintenanceSchedules.some((m) => typeof m !== 'object' || m === null || typeof m.text !== 'string')) {
+    throw new RangeError('maintenanceSchedules must be an array of parsed schedules (see parseSchedules)');
+  }
+  // parsed again from their text: a schedule read back from a saved state is checked like a typed one
+  o.maintenanceSchedules = parseSchedules(o.maintenanceSchedules.map((m) => m.text).join('\n'));
   if (o.seasonalTimeZone !== 'local' && o.seasonalTimeZone !== 'utc') throw new RangeError(`seasonalTimeZone must be "local" or "utc", got ${JSON.stringify(o.seasonalTimeZone)}`);
   return o;
 }
@@ -320,11 +345,13 @@ export function resolveBaselineOptions(options: BaselineOptions = {}): ResolvedB
  */
 export function describeOptionChanges(a: ResolvedBaselineOptions, b: ResolvedBaselineOptions): string[] {
   const out: string[] = [];
-  for (const k of ['fastAlpha', 'slowAlpha', 'bootstrapMs', 'maxKeys', 'zeroFillHorizonMs', 'clipSigma', 'priors', 'priorMinPeers', 'priorRefreshMs', 'lineRateBitsPerSecond', 'lineRateFraction', 'seasonal', 'seasonalDays', 'seasonalTimeZone'] as const) {
+  for (const k of ['fastAlpha', 'slowAlpha', 'bootstrapMs', 'maxKeys', 'zeroFillHorizonMs', 'clipSigma', 'priors', 'priorMinPeers', 'priorRefreshMs', 'lineRateBitsPerSecond', 'lineRatePacketsPerSecond', 'lineRateFraction', 'seasonal', 'seasonalDays', 'seasonalTimeZone'] as const) {
     if (a[k] !== b[k]) out.push(`${k} ${String(a[k])} → ${String(b[k])}`);
   }
   if (a.scopes.join(',') !== b.scopes.join(',')) out.push(`scopes ${a.scopes.join(',')} → ${b.scopes.join(',')}`);
   if (JSON.stringify(a.clipFloors) !== JSON.stringify(b.clipFloors)) out.push('clipFloors changed');
+  const schedules = (o: ResolvedBaselineOptions): string => (o.maintenanceSchedules ?? []).map((m) => m.text).join('; ');
+  if (schedules(a) !== schedules(b)) out.push(`maintenance schedules "${schedules(a)}" → "${schedules(b)}"`);
   return out;
 }
 
@@ -414,6 +441,8 @@ export class BaselineStore {
   private rebases = 0;
   private maintenance = false;
   private frozen = false;
+  /** The schedule the latest annotated window started in (null: none). */
+  private scheduled: MaintenanceSchedule | null = null;
   private priorCache: Map<string, Map<string, PriorMetric>> | undefined;
   private priorCacheAt = Number.NEGATIVE_INFINITY;
 
@@ -619,6 +648,13 @@ export class BaselineStore {
     return this.kPrior[k] === 1 && this.kSamples[k]! < this.kMatureAt[k]!;
   }
 
+  /** Whether packet time `t` (ms) falls in a maintenance schedule; remembers which (see {@link scheduledMaintenance}). */
+  private inSchedule(t: number): boolean {
+    const schedules = this.options.maintenanceSchedules;
+    this.scheduled = schedules.length > 0 ? activeSchedule(schedules, t) : null;
+    return this.scheduled !== null;
+  }
+
   /** Hour of day (0–23) of packet time `t` in the configured time zone. */
   private hourOf(t: number): number {
     if (this.options.seasonalTimeZone === 'utc') return Math.floor(t / 3_600_000) % 24;
@@ -639,17 +675,25 @@ export class BaselineStore {
   setMaintenance(on: boolean): void { this.maintenance = on; }
   /** Frozen: while on, records are annotated but nothing is learned (no new keys, no samples, clock stands). */
   setFrozen(on: boolean): void { this.frozen = on; }
-  /** The learning modes in force. */
+  /** The learning modes in force (`maintenance`: set by {@link setMaintenance}; saved with the state). */
   modes(): { maintenance: boolean; frozen: boolean } { return { maintenance: this.maintenance, frozen: this.frozen }; }
+  /**
+   * The maintenance schedule (its text, e.g. `Mon-Fri 22:00-06:00 Europe/Berlin`) the latest
+   * annotated window started in, or undefined when it started outside every schedule.
+   */
+  scheduledMaintenance(): string | undefined { return this.scheduled?.text; }
 
   /**
    * The cold-start static thresholds derived from the configured line rate, or undefined when no
-   * line rate is set: bit/s = fraction × line rate, packet/s = that / {@link MIN_ETHERNET_FRAME_BITS}.
+   * line rate is set: bit/s = fraction × line rate; packet/s = fraction × the configured packet rate
+   * capacity, or, without one, the bit/s threshold ÷ {@link MIN_ETHERNET_FRAME_BITS} (the most
+   * packets the link can carry: all of minimum size).
    */
   bootstrapThresholds(): WindowMessage['bootstrapThresholds'] {
-    const { lineRateBitsPerSecond: rate, lineRateFraction: f } = this.options;
+    const { lineRateBitsPerSecond: rate, lineRatePacketsPerSecond: ppsRate, lineRateFraction: f } = this.options;
     if (!(rate > 0)) return undefined;
-    return { bitsPerSecond: rate * f, packetsPerSecond: (rate * f) / MIN_ETHERNET_FRAME_BITS, lineRateBitsPerSecond: rate, fraction: f };
+    const packetsPerSecond = ppsRate > 0 ? ppsRate * f : (rate * f) / MIN_ETHERNET_FRAME_BITS;
+    return { bitsPerSecond: rate * f, packetsPerSecond, lineRateBitsPerSecond: rate, fraction: f };
   }
 
   /**
@@ -751,7 +795,7 @@ export class BaselineStore {
       slotSuffix: seasonal ? ` @${slot < 10 ? '0' : ''}${slot}h` : '',
       slotSlowAlpha,
       slotMatureAt: seasonal ? samplesToConverge(slotSlowAlpha) : this.samplesToMature,
-      clipping: this.options.clipSigma > 0 && !this.maintenance,
+      clipping: this.options.clipSigma > 0 && !this.maintenance && !this.inSchedule(t),
       frozen: this.frozen,
     };
     const records: TrafficRecord[] = new Array(window.records.length);

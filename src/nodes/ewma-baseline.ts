@@ -9,6 +9,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { assertWindowHeader, assertWindowRecords, type WindowMessage } from '../core/contracts';
 import { runInSlices, runStepsInSlices, SLICE_ITEMS } from './slices';
 import { BaselineStore, type BaselineOptions } from '../core/baseline';
+import { parseSchedules } from '../core/cooldown';
 import { catalogue, configNumber, errorMessage, rejectInput, resolveSettings, scopesFromConfig, settingNumber, statusError, statusOk, statusWarn, type SettingType, type Translate } from './glue';
 
 interface EwmaBaselineNodeDef extends NodeDef {
@@ -35,11 +36,14 @@ interface EwmaBaselineNodeDef extends NodeDef {
   lineRateMbps?: string;
   /** Fraction of the line rate for the bootstrap thresholds, percent. */
   lineRatePercent?: string;
+  lineRatePps?: string;
   /** `off` or `hour-of-day`. */
   seasonal?: string;
   seasonalDays?: string;
   /** `local` or `utc`. */
   seasonalTimeZone?: string;
+  /** Maintenance schedules, one per line (cooldown-gate's syntax, see parseSchedules). */
+  maintenanceSchedules?: string;
 }
 
 /** Topic of the message the node sends on its second output with the exported state. */
@@ -86,10 +90,12 @@ export = function (RED: NodeAPI): void {
         clipSigma: configNumber(config.clipSigma, 3),
         priors: config.priors !== false,
         lineRateBitsPerSecond: configNumber(config.lineRateMbps, 0) * 1e6,
+        lineRatePacketsPerSecond: configNumber(config.lineRatePps, 0),
         lineRateFraction: configNumber(config.lineRatePercent, 10) / 100,
         seasonal: (config.seasonal === undefined || config.seasonal === '' ? 'off' : config.seasonal) as BaselineOptions['seasonal'],
         seasonalDays: configNumber(config.seasonalDays, 3),
         seasonalTimeZone: (config.seasonalTimeZone === undefined || config.seasonalTimeZone === '' ? 'local' : config.seasonalTimeZone) as BaselineOptions['seasonalTimeZone'],
+        maintenanceSchedules: parseSchedules(config.maintenanceSchedules ?? ''),
       };
       store = new BaselineStore(options);
     } catch (err) {
@@ -119,13 +125,14 @@ export = function (RED: NodeAPI): void {
     const showStatus = (): void => {
       const st = store.stats();
       const modes = store.modes();
-      const suffix = `${modes.frozen ? t('status.frozen') : ''}${modes.maintenance ? t('status.maintenance') : ''}`;
+      const scheduled = store.scheduledMaintenance() !== undefined;
+      const suffix = `${modes.frozen ? t('status.frozen') : ''}${modes.maintenance || scheduled ? t('status.maintenance') : ''}`;
       if (st.keys === 0) { node.status(statusOk(t('status.noKeys') + suffix)); return; }
       const parts = [t(st.keys === 1 ? 'status.key' : 'status.keys', { count: NUM.format(st.keys) }), t('status.mature', { percent: Math.floor((st.mature / st.keys) * 100) })];
       if (st.learning > 0) parts.push(t('status.learning', { count: NUM.format(st.learning) }));
       if (st.bootstrap > 0) parts.push(t('status.bootstrap', { count: NUM.format(st.bootstrap) }));
       const text = parts.join(t('status.separator')) + suffix;
-      if (modes.frozen || modes.maintenance) node.status({ fill: 'yellow', shape: 'dot', text });
+      if (modes.frozen || modes.maintenance || scheduled) node.status({ fill: 'yellow', shape: 'dot', text });
       else if (st.bootstrap * 2 > st.keys) node.status({ fill: 'blue', shape: 'dot', text });
       else node.status(statusOk(text));
     };

@@ -238,6 +238,24 @@ describe('BaselineStore', function () {
       expect(store.stats()).to.include({ prior: 1, clippedSamples: 0 });
     });
 
+    it('store and detector together: a never-seen victim under a flood is flagged in its first window (medium, against its peers)', function () {
+      const { RuleDetector } = require('../../dist/core/rules.js');
+      const store = new BaselineStore(); // default 5 min bootstrap: the new key is in bootstrap
+      const detector = new RuleDetector();
+      peers(store, 59);
+      const flood = store.annotate(win(59, [['dstHost', 'dst 10.9.9.9', { packetsPerSecond: 5000, synCount: 1 }]]));
+      expect(flood.records[0].baseline).to.include({ state: 'bootstrap', prior: true });
+      const events = detector.evaluate(flood);
+      expect(events.map((e) => [e.key, e.severity])).to.deep.equal([['dst 10.9.9.9', 'medium']]);
+      const rules = events[0].findings.filter((f) => f.metric === 'packetsPerSecond').map((f) => f.rule).sort();
+      expect(rules).to.deep.equal(['dual-ewma', 'spike']);
+      expect(events[0].baseline.slow, 'compared with the peers\' median').to.equal(30);
+      // without priors the same key waits out its bootstrap: only the static rule (10,000 packet/s) could fire
+      const plain = new BaselineStore({ priors: false });
+      peers(plain, 59);
+      expect(detector.evaluate(plain.annotate(win(59, [['dstHost', 'dst 10.9.9.8', { packetsPerSecond: 5000, synCount: 1 }]])))).to.deep.equal([]);
+    });
+
     it('prior: true stays until the key has samplesToMature samples of its own', function () {
       const store = new BaselineStore({ bootstrapMs: 0 });
       peers(store, 59);
@@ -328,6 +346,28 @@ describe('BaselineStore', function () {
       }
     });
 
+    it('maintenance schedules (cooldown-gate syntax, packet time): a window starting in one learns at full weight', function () {
+      const { parseSchedules } = require('../../dist/core/cooldown.js');
+      // T0 is 2023-11-14 22:13:20 UTC, so window 40 starts at 22:20:00 and window 100 at 22:30:00
+      const m = new BaselineStore({ bootstrapMs: 0, maintenanceSchedules: parseSchedules('daily 22:20-22:30 UTC') });
+      for (let i = 0; i < 40; i++) m.annotate(win(i, [['dstHost', 'dst a', { packetsPerSecond: 100 }]]));
+      expect(m.scheduledMaintenance()).to.equal(undefined);
+      m.annotate(win(40, [['dstHost', 'dst a', { packetsPerSecond: 5000 }]]));
+      expect(m.scheduledMaintenance()).to.equal('daily 22:20-22:30 UTC');
+      expect(m.peek('dst a').metrics.packetsPerSecond.slow).to.be.closeTo(0.05 * 5000 + 0.95 * 100, 1e-9);
+      expect(m.stats().clippedSamples).to.equal(0);
+      expect(m.modes().maintenance, 'the manual switch is untouched').to.equal(false);
+      m.annotate(win(100, [['dstHost', 'dst a', { packetsPerSecond: 50000 }]]));
+      expect(m.scheduledMaintenance()).to.equal(undefined);
+      expect(m.stats().clippedSamples, 'clipped again once the schedule is over').to.equal(1);
+      // saved with the options and checked again when read back
+      const snap = JSON.parse(JSON.stringify(m.toSnapshot()));
+      expect(BaselineStore.fromSnapshot(snap).options.maintenanceSchedules.map((x) => x.text)).to.deep.equal(['daily 22:20-22:30 UTC']);
+      snap.options.maintenanceSchedules = [{ text: 'Funday 02:00-03:00' }];
+      expect(() => BaselineStore.fromSnapshot(snap)).to.throw(/options are invalid.*Funday/);
+      expect(() => new BaselineStore({ maintenanceSchedules: 'daily 02:00-03:00' })).to.throw(RangeError, /maintenanceSchedules/);
+    });
+
     it('maintenance mode learns at full weight; frozen learns nothing', function () {
       const m = new BaselineStore({ bootstrapMs: 0 });
       m.setMaintenance(true);
@@ -363,6 +403,19 @@ describe('BaselineStore', function () {
     expect(new BaselineStore().annotate(win(0, [])).bootstrapThresholds).to.equal(undefined);
     expect(() => new BaselineStore({ lineRateFraction: 0 })).to.throw(RangeError, /lineRateFraction/);
     expect(() => new BaselineStore({ lineRateBitsPerSecond: -1 })).to.throw(RangeError, /lineRateBitsPerSecond/);
+  });
+
+  it('a configured packet rate capacity sets the packet/s threshold on its own; bit/s still from the line rate', function () {
+    // a capture host that handles 200,000 packet/s on a 1 Gbit/s link: 10 % of each
+    const store = new BaselineStore({ lineRateBitsPerSecond: 1e9, lineRatePacketsPerSecond: 200_000, lineRateFraction: 0.1 });
+    const out = store.annotate(win(0, [['interface', 'iface eth0', { packets: 1 }]]));
+    expect(out.bootstrapThresholds).to.include({ bitsPerSecond: 1e8, packetsPerSecond: 20_000 });
+    // without a line rate in bit/s there are no line-rate thresholds at all
+    expect(new BaselineStore({ lineRatePacketsPerSecond: 200_000 }).annotate(win(0, [])).bootstrapThresholds).to.equal(undefined);
+    expect(() => new BaselineStore({ lineRatePacketsPerSecond: -5 })).to.throw(RangeError, /lineRatePacketsPerSecond/);
+    // a snapshot taken with another capacity restores with the difference named
+    const restored = BaselineStore.fromSnapshot(JSON.parse(JSON.stringify(store.toSnapshot())), { lineRateBitsPerSecond: 1e9, lineRateFraction: 0.1 });
+    expect(restored.restoreNotes.join(' ')).to.match(/lineRatePacketsPerSecond 200000 → 0/);
   });
 
   describe('seasonal profile (hour of day)', function () {
@@ -521,7 +574,7 @@ describe('BaselineStore: storage in typed-array columns', function () {
     // written by hand in the documented layout (SnapshotKey: metrics name → [fast, slow, variance, samples])
     const saved = {
       format: 'netbaseline/baseline', version: 1,
-      options: { fastAlpha: 0.3, slowAlpha: 0.05, bootstrapMs: 300000, scopes: ['interface', 'dstHost', 'srcHost'], maxKeys: 100000, zeroFillHorizonMs: 600000, clipSigma: 3, clipFloors: { packetsPerSecond: 10 }, priors: true, priorMinPeers: 5, priorRefreshMs: 60000, lineRateBitsPerSecond: 0, lineRateFraction: 0.1, seasonal: 'off', seasonalDays: 3, seasonalTimeZone: 'local' },
+      options: { fastAlpha: 0.3, slowAlpha: 0.05, bootstrapMs: 300000, scopes: ['interface', 'dstHost', 'srcHost'], maxKeys: 100000, zeroFillHorizonMs: 600000, clipSigma: 3, clipFloors: { packetsPerSecond: 10 }, priors: true, priorMinPeers: 5, priorRefreshMs: 60000, lineRateBitsPerSecond: 0, lineRatePacketsPerSecond: 0, lineRateFraction: 0.1, seasonal: 'off', seasonalDays: 3, seasonalTimeZone: 'local', maintenanceSchedules: [] },
       clockMs: T0 + 20 * WIN, evictions: 4,
       keys: [
         { key: 'dst 10.0.0.9', scope: 'dstHost', firstSeen: T0, lastSeen: T0 + 19 * WIN, lastUpdate: T0 + 19 * WIN, samples: 20, metrics: { packetsPerSecond: [12, 11, 4, 20], synCount: [1, 0.5, 0.25, 20] } },

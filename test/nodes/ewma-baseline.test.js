@@ -272,6 +272,63 @@ describe('ewma-baseline node', function () {
     expect(n.status.lastCall.args[0].text).to.match(/· maintenance$/);
   });
 
+  /** Feeds windows `from`..`to` (inclusive) of one host at `pps` packet/s; resolves with the last annotated window. */
+  async function feed(n, from, to, pps) {
+    let out;
+    for (let i = from; i <= to; i++) {
+      const got = nextMessage('out');
+      n.receive({ payload: win(i, [['dstHost', 'dst a', { packetsPerSecond: typeof pps === 'function' ? pps(i) : pps }]]) });
+      out = (await got).payload;
+    }
+    return out;
+  }
+
+  it('msg.maintenance learns a surge at full weight; without it the surge is clipped', async function () {
+    // slow α 0.5: after 6 windows at 100 the slow EWMA is 100 with σ 0; a 5,000 packet/s window then
+    // enters at full weight in maintenance (0.5·5000 + 0.5·100 = 2550), else clipped at μ + floor (10)
+    await helper.load(baselineNode, flowOf('eb11m', { persist: false }));
+    const n = helper.getNode('eb11m');
+    await feed(n, 0, 5, 100);
+    n.receive({ maintenance: true });
+    await feed(n, 6, 6, 5000);
+    n.receive({ maintenance: 'off' });
+    const after = await feed(n, 7, 7, 100);
+    expect(after.records[0].baseline.metrics.packetsPerSecond.slow).to.be.closeTo(2550, 1e-9);
+
+    await helper.unload();
+    await helper.load(baselineNode, flowOf('eb11c', { persist: false }));
+    const c = helper.getNode('eb11c');
+    await feed(c, 0, 6, (i) => (i === 6 ? 5000 : 100));
+    const clipped = await feed(c, 7, 7, 100);
+    expect(clipped.records[0].baseline.metrics.packetsPerSecond.slow).to.be.below(200);
+  });
+
+  it('maintenance schedules from the editor (cooldown-gate syntax, packet time) learn at full weight and show in the status', async function () {
+    // T0 is 2023-11-14 22:13:20 UTC: window 40 starts at 22:20:00, window 100 at 22:30:00
+    await helper.load(baselineNode, flowOf('eb11s', { persist: false, maintenanceSchedules: '# nightly change window\ndaily 22:20-22:30 UTC' }));
+    const n = helper.getNode('eb11s');
+    await feed(n, 0, 39, 100);
+    expect(n.status.lastCall.args[0].text).to.not.match(/maintenance/);
+    await feed(n, 40, 40, 5000);
+    expect(n.status.lastCall.args[0]).to.include({ fill: 'yellow' });
+    expect(n.status.lastCall.args[0].text).to.match(/· maintenance$/);
+    const next = await feed(n, 41, 41, 100);
+    expect(next.records[0].baseline.metrics.packetsPerSecond.slow).to.be.closeTo(2550, 1e-9);
+    await feed(n, 100, 100, 100);
+    expect(n.status.lastCall.args[0].text).to.not.match(/maintenance/);
+  });
+
+  it('a bad maintenance schedule is a config error naming the line; the node stays deployed and rejects input', async function () {
+    await helper.load(baselineNode, flowOf('eb11b', { persist: false, maintenanceSchedules: 'Mon-Fri 25:00-26:00' }));
+    const n = helper.getNode('eb11b');
+    expect(n, 'node started').to.exist;
+    expect(n.status.lastCall.args[0].fill).to.equal('red');
+    expect(n.status.lastCall.args[0].text).to.match(/schedule line 1/);
+    const caught = nextMessage('caught');
+    n.receive({ payload: win(0, [['dstHost', 'dst a', { p: 1 }]]) });
+    expect((await caught).error.message).to.match(/schedule line 1/);
+  });
+
   it('exports the state on the second output (topic baseline-export) and imports a snapshot (topic baseline-import)', async function () {
     await helper.load(baselineNode, flowOf('eb12', { persist: false }));
     const n = helper.getNode('eb12');
@@ -314,6 +371,13 @@ describe('ewma-baseline node', function () {
     const t = (await got).payload.bootstrapThresholds;
     expect(t).to.include({ bitsPerSecond: 1e8, lineRateBitsPerSecond: 1e9, fraction: 0.1 });
     expect(t.packetsPerSecond).to.be.closeTo(1e8 / 672, 1e-6);
+  });
+
+  it('takes the packet/s threshold from "Line rate (packet/s)" when it is set', async function () {
+    await helper.load(baselineNode, flowOf('eb13p', { persist: false, lineRateMbps: '1000', lineRatePps: '500000', lineRatePercent: '20' }));
+    const got = nextMessage('out');
+    helper.getNode('eb13p').receive({ payload: win(0, [['interface', 'iface eth0', { p: 1 }]]) });
+    expect((await got).payload.bootstrapThresholds).to.include({ bitsPerSecond: 2e8, packetsPerSecond: 100_000, fraction: 0.2 });
   });
 
   it('seasonal hour-of-day profile from the editor: records are baselined under "<key> @HHh"', async function () {
