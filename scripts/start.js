@@ -5,14 +5,15 @@
  * loaded from the working tree and, on the first start, the replay example deployed: it replays the
  * bundled demo capture and the alerts appear in the debug sidebar.
  *
- * The user directory is `.node-red/` in the repository (git-ignored); delete it to start afresh.
+ * The user directory is `.node-red/` in the repository (git-ignored; NETBASELINE_USER_DIR to use
+ * another one); delete it to start afresh.
  */
 const { spawn } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const userDir = path.join(root, '.node-red');
+const userDir = process.env.NETBASELINE_USER_DIR ? path.resolve(process.env.NETBASELINE_USER_DIR) : path.join(root, '.node-red');
 const port = Number(process.env.PORT || 1880);
 
 if (!fs.existsSync(path.join(root, 'dist', 'nodes', 'pcap-source.js'))) {
