@@ -28,6 +28,15 @@ describe(`end to end on ${label}`, function () {
     for (const set of ours) expect(set.err, `${set.id} loaded without error`).to.be.undefined;
   });
 
+  it('serves each node\'s palette icon from the package\'s icons/ folder', async function () {
+    for (const type of OUR_TYPES) {
+      const r = await fetch(`${red.base}/icons/@netbaseline/node-red-traffic-anomaly/${type}.svg`);
+      expect(r.status, `${type}.svg`).to.equal(200);
+      expect(r.headers.get('content-type'), `${type}.svg content type`).to.match(/image\/svg\+xml/);
+      expect(await r.text(), `${type}.svg`).to.match(/<svg[\s>]/);
+    }
+  });
+
   const exampleFiles = fs.readdirSync(examplesDir).filter((f) => f.endsWith('.json')).sort();
 
   it('lists every example under the package in the Import > Examples menu', async function () {
