@@ -17,6 +17,17 @@ export const MAX_RECORD_BYTES = 256 * 1024;
 /** Largest pcapng block the reader accepts (bytes): a packet of {@link MAX_RECORD_BYTES} plus generous options. */
 export const MAX_PCAPNG_BLOCK_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Largest backward step of packet time that is clamped, ms (60 s). Small steps back are jitter:
+ * packets of several capture queues or CPUs merged slightly out of order, a clock slewed by NTP
+ * (`ndpi__sites.pcapng` steps back by 47.7 s and 6.0 s); they are clamped to the latest time so
+ * far and counted (`timeClamped`). A larger step back (a merged capture, a clock stepped back by
+ * hours) is not clamped: clamping it would give every later packet the same time until time caught
+ * up, piling them into one window as a false burst. It starts a new time epoch instead (counted in
+ * `timeEpochs`): the packet times after it pass through as they are.
+ */
+export const MAX_CLAMPED_BACK_STEP_MS = 60_000;
+
 /** Detected format of a capture file. */
 export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcapng';
 
@@ -28,7 +39,8 @@ export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcapng';
  * @param capturedLength - bytes captured (`data.length`).
  * @param wireLength - the packet's original length on the wire (pcap `orig_len`), bytes.
  * @param timeMs - packet time, epoch ms, fractional part to the µs; never smaller than the previous
- *   packet's (see {@link CaptureFileParser}).
+ *   packet's, except at the start of a new time epoch (a step back of more than
+ *   {@link MAX_CLAMPED_BACK_STEP_MS}; see {@link CaptureFileParser}).
  * @param ifIndex - pcapng interface id within its section; 0 for classic pcap.
  * @returns `false` to pause BEFORE this record: it is not consumed and is delivered again by the next
  *   {@link CaptureFileParser.resume} / {@link CaptureFileParser.push}. Anything else consumes it.
@@ -76,8 +88,12 @@ interface Interface { linkType: number; snapLength: number; unitsPerSecond: numb
  *   {@link timeNormalized};
  * - nanosecond times (pcap `a1b23c4d`, pcapng `if_tsresol` finer than µs) are rounded to the µs;
  * - pcapng `if_tsoffset` (option 14, seconds) is added to the interface's times;
- * - a time earlier than the previous packet's is clamped to the previous packet's time and counted in
- *   {@link timeClamped} (windows downstream assume non-decreasing time);
+ * - a time earlier than the latest so far by at most {@link MAX_CLAMPED_BACK_STEP_MS} (60 s) is
+ *   clamped to that latest time and counted in {@link timeClamped} (windows downstream assume
+ *   non-decreasing time);
+ * - a time earlier than the latest so far by more than that starts a new time epoch: it is delivered
+ *   as it is, counted in {@link timeEpochs}, and becomes the latest time (the caller ends its batch
+ *   there, see `replayCaptureFile`);
  * - forward jumps of any size are left as they are;
  * - a pcapng Simple Packet Block has no time: it gets the previous packet's time.
  *
@@ -91,8 +107,10 @@ export class CaptureFileParser {
   format: CaptureFormat | null = null;
   /** Packet records delivered (consumed by `onPacket`). */
   packets = 0;
-  /** Packet times clamped because they went backwards. */
+  /** Packet times clamped because they went backwards by at most {@link MAX_CLAMPED_BACK_STEP_MS}. */
   timeClamped = 0;
+  /** Packet times that went backwards by more than {@link MAX_CLAMPED_BACK_STEP_MS}: each started a new time epoch. */
+  timeEpochs = 0;
   /** Classic pcap records whose µs field was ≥ 1,000,000 and was carried into the seconds. */
   timeNormalized = 0;
   /** True once the input ended inside a record (or inside the file header). */
@@ -101,6 +119,11 @@ export class CaptureFileParser {
   error: string | undefined = undefined;
   /** Problems survived, in order. */
   readonly warnings: string[] = [];
+  /**
+   * LINKTYPE_* numbers (tcpdump.org/linktypes.html) the file declares, distinct, in file order: the
+   * classic pcap header's, or those of the pcapng interfaces (Interface Description Blocks) read so far.
+   */
+  readonly linkTypes: number[] = [];
 
   private readonly opts: CaptureFileParserOptions;
   private pending: Buffer = Buffer.alloc(0);
@@ -219,6 +242,7 @@ export class CaptureFileParser {
         this.pcapSnapLength = le ? buf.readUInt32LE(16) : buf.readUInt32BE(16);
         // link type: low 16 bits of `network`; the upper bits carry FCS information (draft-ietf-opsawg-pcap §4)
         this.pcapLinkType = (le ? buf.readUInt32LE(20) : buf.readUInt32BE(20)) & 0xffff;
+        this.noteLinkType(this.pcapLinkType);
         pos = 24;
       }
       this.headerDone = true;
@@ -275,7 +299,8 @@ export class CaptureFileParser {
         if (frac >= 1_000_000) this.timeNormalized++;
         timeMs = sec * 1000 + frac / 1000; // a µs field ≥ 1e6 carries into the seconds here
       }
-      const t = timeMs < this.lastTimeMs ? this.lastTimeMs : timeMs;
+      const last = this.lastTimeMs;
+      const t = timeMs < last && last - timeMs <= MAX_CLAMPED_BACK_STEP_MS ? last : timeMs;
       if (onPacketAt !== undefined) {
         time[0] = t;
         if (onPacketAt(linkType, buf, pos + 16, capLen, wireLen, time, 0) === false) return { pos, paused: true };
@@ -283,8 +308,9 @@ export class CaptureFileParser {
         return { pos, paused: true };
       }
       // clampTime(timeMs), written out: a double passed to a call V8 does not inline is boxed (a heap number per packet)
-      if (timeMs < this.lastTimeMs) this.timeClamped++;
-      else this.lastTimeMs = timeMs;
+      if (timeMs >= last) this.lastTimeMs = timeMs;
+      else if (last - timeMs <= MAX_CLAMPED_BACK_STEP_MS) this.timeClamped++;
+      else { this.timeEpochs++; this.lastTimeMs = timeMs; }
       this.packets++;
       pos += 16 + capLen;
     }
@@ -321,6 +347,7 @@ export class CaptureFileParser {
             return { pos, paused: false };
           }
           this.interfaces.push(this.readInterface(buf, pos, total));
+          this.noteLinkType(this.interfaces[this.interfaces.length - 1]!.linkType);
           break;
         case 0x00000006: // EPB
         case 0x00000002: { // obsolete Packet Block: same layout, u16 interface id + u16 drops count
@@ -345,10 +372,13 @@ export class CaptureFileParser {
           // timestamp in units of if_tsresol since 1970 (+ if_tsoffset seconds)
           const ms = (high * 4294967296 + low) / iface.unitsPerSecond * 1000 + iface.offsetMs;
           const timeMs = Math.round(ms * 1000) / 1000;
-          const t = timeMs < this.lastTimeMs ? this.lastTimeMs : timeMs;
+          const last = this.lastTimeMs;
+          const t = timeMs < last && last - timeMs <= MAX_CLAMPED_BACK_STEP_MS ? last : timeMs;
           if (this.deliver(iface.linkType, buf, pos + 28, capLen, wireLen, t, ifId) === false) return { pos, paused: true };
-          if (timeMs < this.lastTimeMs) this.timeClamped++; // clampTime(timeMs), written out (see parsePcap)
-          else this.lastTimeMs = timeMs;
+          // clampTime(timeMs), written out (see parsePcap)
+          if (timeMs >= last) this.lastTimeMs = timeMs;
+          else if (last - timeMs <= MAX_CLAMPED_BACK_STEP_MS) this.timeClamped++;
+          else { this.timeEpochs++; this.lastTimeMs = timeMs; }
           this.packets++;
           break;
         }
@@ -370,6 +400,10 @@ export class CaptureFileParser {
       pos += total;
     }
     return { pos, paused: false };
+  }
+
+  private noteLinkType(linkType: number): void {
+    if (!this.linkTypes.includes(linkType)) this.linkTypes.push(linkType);
   }
 
   private unknownInterface(pos: number, ifId: number): void {

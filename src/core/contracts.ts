@@ -98,7 +98,11 @@ export interface PacketBatch {
   clockMs: number;
   /** Counters of the reader and decoder since the run started (cumulative, not per batch). */
   counters: DecodeCounters;
-  /** True on the last batch of a file replay (or of a stopped capture). */
+  /**
+   * True on the last batch of a file replay (or of a stopped capture), and also on the last batch of
+   * a time epoch: pcap-source ends an epoch when packet time steps back by more than a minute (see
+   * `counters.timeEpochs`), and the batches after it start on a fresh window grid.
+   */
   final: boolean;
 }
 
@@ -118,6 +122,18 @@ export interface DecodeCounters {
   fragments: number;
   /** Timestamps that went backwards and were clamped to the previous packet time. */
   timeClamped: number;
+  /**
+   * Optional (absent from older producers: read as 0): backward steps of packet time too large to
+   * clamp (more than a minute: a merged capture, a clock stepped back), each starting a new time
+   * epoch; the batch before each has `final: true`.
+   */
+  timeEpochs?: number;
+  /**
+   * Optional (absent from older producers: read as 0): first IP fragments (IPv4 MF set and offset 0;
+   * IPv6 fragment header with offset 0 and M set). They carry the ports and are decoded as usual; with
+   * {@link fragments} (the later ones) they count every fragment.
+   */
+  firstFragments?: number;
 }
 
 /** One decoded packet as an object: the row `i` of a {@link PacketBatch}. */

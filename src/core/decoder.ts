@@ -20,9 +20,25 @@ export const LINKTYPE = {
   IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
 } as const;
 
+/** Link types the decoder decodes, by LINKTYPE_* number (sorted), for messages naming what is supported. */
+export const SUPPORTED_LINK_TYPES: readonly number[] = Object.values(LINKTYPE).sort((a, b) => a - b);
+
+/** True when the decoder decodes frames of LINKTYPE_* `linkType` (one of {@link SUPPORTED_LINK_TYPES}). */
+export function isSupportedLinkType(linkType: number): boolean {
+  return SUPPORTED_LINK_TYPES.includes(linkType);
+}
+
+/**
+ * A short list of the supported link types for a log line:
+ * "0 NULL, 1 ETHERNET, 12 RAW_OPENBSD, …" (numbers and names of tcpdump.org/linktypes.html).
+ */
+export function supportedLinkTypesText(): string {
+  return (Object.entries(LINKTYPE) as Array<[string, number]>).sort((a, b) => a[1] - b[1]).map(([name, n]) => `${n} ${name}`).join(', ');
+}
+
 /** A fresh set of zeroed counters. */
 export function emptyCounters(): DecodeCounters {
-  return { packetsRead: 0, packetsDecoded: 0, nonIp: 0, unsupportedLinkType: 0, malformed: 0, fragments: 0, timeClamped: 0 };
+  return { packetsRead: 0, packetsDecoded: 0, nonIp: 0, unsupportedLinkType: 0, malformed: 0, fragments: 0, timeClamped: 0, timeEpochs: 0, firstFragments: 0 };
 }
 
 const MAX_IPV6_EXTENSION_HEADERS = 16;
@@ -37,7 +53,11 @@ const MAX_IPV6_EXTENSION_HEADERS = 16;
  * - `payloadLength`: the IP payload as the IP header declares it (IPv4 total length − IHL; IPv6 payload
  *   length − extension headers), i.e. the transport header plus its data, not limited by the snap length;
  * - non-first fragments (IPv4 offset ≠ 0, IPv6 fragment header offset ≠ 0): {@link PACKET_INFO.FRAGMENT},
- *   ports 0, counted in `fragments`;
+ *   ports 0, counted in `fragments`; first fragments (IPv4 MF set and offset 0; IPv6 fragment header
+ *   with M set and offset 0) carry the transport header and are decoded as usual, counted in
+ *   `firstFragments`, so `fragments + firstFragments` counts every fragment;
+ * - tunnels (GRE 47, IP-in-IP 4, IPv6-in-IP 41, and any other protocol without ports): a row of the
+ *   outer header (outer addresses and protocol number), ports 0; the inner packet is not decoded;
  * - transport header (or an IPv6 extension header) cut by the snap length while the IP header is
  *   complete: {@link PACKET_INFO.TRANSPORT_TRUNCATED}, ports/flags/seq 0;
  * - TCP: `tcpHeaderLength` = data offset × 4 (RFC 9293 §3.1, 20 … 60; 0 when the data offset is below 5),
@@ -57,6 +77,11 @@ export class PacketBatchBuilder {
   readonly batchSize: number;
   /** Cumulative counters of the run (mutable: the reader adds `timeClamped`). */
   readonly counters: DecodeCounters = emptyCounters();
+  /**
+   * LINKTYPE_* numbers of the frames counted in `counters.unsupportedLinkType`, distinct, in the order
+   * first seen (cumulative for the run, like the counters). Empty when every frame had a supported link type.
+   */
+  readonly unsupportedLinkTypes: number[] = [];
   /** Rows currently written. */
   count = 0;
   private seq = 0;
@@ -214,6 +239,7 @@ export class PacketBatchBuilder {
         break;
       default:
         c.unsupportedLinkType++;
+        if (this.unsupportedLinkTypes.indexOf(linkType) < 0) this.unsupportedLinkTypes.push(linkType);
         return;
     }
     // VLAN tags of any depth: 802.1Q, 802.1ad, and the pre-standard 0x9100
@@ -262,7 +288,8 @@ export class PacketBatchBuilder {
     if (vihl >> 4 !== 4 || ihl < 20 || o + ihl > cap) { c.malformed++; return; }
     const totalLength = (d[o + 2]! << 8) | d[o + 3]!;
     if (totalLength < ihl) { c.malformed++; return; }
-    const fragmentOffset = ((d[o + 6]! << 8) | d[o + 7]!) & 0x1fff;
+    const flagsOffset = (d[o + 6]! << 8) | d[o + 7]!;
+    const fragmentOffset = flagsOffset & 0x1fff;
     const protocol = d[o + 9]!;
     const i = this.row(4, wireLength, ifIndex, protocol, totalLength - ihl);
     const a = i * 16;
@@ -274,6 +301,7 @@ export class PacketBatchBuilder {
     this.count++;
     c.packetsDecoded++;
     if (fragmentOffset !== 0) { this.info[i] = PACKET_INFO.FRAGMENT; c.fragments++; return; }
+    if ((flagsOffset & 0x2000) !== 0) c.firstFragments = (c.firstFragments ?? 0) + 1; // MF set, offset 0 (RFC 791)
     this.transport(i, d, o + ihl, cap, protocol);
   }
 
@@ -284,6 +312,7 @@ export class PacketBatchBuilder {
     let next = d[o + 6]!;
     let p = o + 40;
     let fragment = false;
+    let firstFragment = false;
     let truncated = false;
     // extension header chain (RFC 8200 §4): hop-by-hop 0, routing 43, fragment 44, destination 60, AH 51
     for (let n = 0; n < MAX_IPV6_EXTENSION_HEADERS; n++) {
@@ -292,7 +321,9 @@ export class PacketBatchBuilder {
       let len: number;
       if (next === 44) {
         len = 8;
-        if ((((d[p + 2]! << 8) | d[p + 3]!) >> 3) !== 0) fragment = true;
+        const offsetFlags = (d[p + 2]! << 8) | d[p + 3]!;
+        if ((offsetFlags >> 3) !== 0) fragment = true;
+        else if ((offsetFlags & 1) !== 0) firstFragment = true; // offset 0, M set (RFC 8200 §4.5); M clear: an atomic fragment (RFC 6946), not counted
       } else if (next === 51) {
         len = (d[p + 1]! + 2) * 4; // RFC 4302 §2.2: payload length in 32-bit words, minus 2
       } else {
@@ -311,6 +342,7 @@ export class PacketBatchBuilder {
     this.count++;
     c.packetsDecoded++;
     if (fragment) { this.info[i] = PACKET_INFO.FRAGMENT; c.fragments++; return; }
+    if (firstFragment) c.firstFragments = (c.firstFragments ?? 0) + 1;
     if (truncated) { this.info[i] = PACKET_INFO.TRANSPORT_TRUNCATED; return; }
     this.transport(i, d, p, cap, next);
   }

@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PacketBatchBuilder, DEFAULT_BATCH_SIZE } from './decoder';
+import { MAX_CLAMPED_BACK_STEP_MS } from './capture-file';
 import type { DecodeCounters, PacketBatch } from './contracts';
 
 /** Message when the pcap module cannot be loaded. */
@@ -353,8 +354,12 @@ export function pendingSessionCloses(): number {
  * session is kept referenced until then (see {@link pendingSessionCloses}). No packet is delivered
  * after {@link stop} or {@link pause}.
  *
- * Timestamps: a packet time earlier than the previous one (the system clock was stepped back) is
- * clamped to the previous time and counted in `counters.timeClamped`, as for files.
+ * Timestamps, as for files (see `replayCaptureFile`): a packet time earlier than the latest so far
+ * by at most {@link MAX_CLAMPED_BACK_STEP_MS} (60 s) is clamped to that latest time and counted in
+ * `counters.timeClamped`; a larger step back (the system clock was stepped back) starts a new time
+ * epoch: the packets so far are sent as a batch with `final: true` (windows downstream close and
+ * flows are forgotten), it is counted in `counters.timeEpochs` (already in that batch), and the
+ * capture goes on with the new times, unclamped. The capture itself keeps running.
  *
  * A lost interface (unplugged USB adapter, deleted veth, renamed link): libpcap says nothing, so the
  * interface list is checked every `healthCheckIntervalMs`; once it is gone the handle is closed, no
@@ -512,7 +517,15 @@ export class LiveCapture {
       const capLen = le ? header.readUInt32LE(8) : header.readUInt32BE(8);
       const wireLen = le ? header.readUInt32LE(12) : header.readUInt32BE(12);
       let t = sec * 1000 + usec / 1000;
-      if (t < this.lastTimeMs) { t = this.lastTimeMs; this.builder.counters.timeClamped++; } else this.lastTimeMs = t;
+      if (t >= this.lastTimeMs) this.lastTimeMs = t;
+      else if (this.lastTimeMs - t <= MAX_CLAMPED_BACK_STEP_MS) { t = this.lastTimeMs; this.builder.counters.timeClamped++; }
+      else {
+        // the system clock was stepped back by more than a minute: a new time epoch (see the class doc)
+        const c = this.builder.counters;
+        c.timeEpochs = (c.timeEpochs ?? 0) + 1;
+        this.flush(true);
+        this.lastTimeMs = t;
+      }
       this.builder.add(this.linkType, buf, capLen, wireLen, t, 0);
       if (this.builder.full) this.flush(false);
     } catch (err) {

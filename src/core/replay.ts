@@ -7,7 +7,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CaptureFileParser } from './capture-file';
-import { PacketBatchBuilder, DEFAULT_BATCH_SIZE } from './decoder';
+import type { MAX_CLAMPED_BACK_STEP_MS } from './capture-file';
+
+/** Re-exported: the largest step back of packet time that is clamped (60 s); larger ones start a new time epoch. */
+export { MAX_CLAMPED_BACK_STEP_MS } from './capture-file';
+import { PacketBatchBuilder, DEFAULT_BATCH_SIZE, emptyCounters } from './decoder';
 import type { DecodeCounters, PacketBatch } from './contracts';
 
 /** Bytes read from the file per chunk. */
@@ -45,6 +49,18 @@ export interface ReplaySummary {
   timeJumps: number;
   /** Longest forward step of packet time between two consecutive packets, ms (0 with fewer than 2 packets). */
   largestTimeStepMs: number;
+  /**
+   * Steps back of packet time larger than {@link MAX_CLAMPED_BACK_STEP_MS} (60 s), each of which
+   * started a new time epoch (also `counters.timeEpochs`); the batch before each was `final`.
+   */
+  timeEpochs: number;
+  /** LINKTYPE_* numbers the file declares (its pcap header, or its pcapng interfaces), distinct, in file order. */
+  linkTypes: number[];
+  /**
+   * LINKTYPE_* numbers of the frames skipped as `counters.unsupportedLinkType` (the decoder supports
+   * `SUPPORTED_LINK_TYPES` of the decoder); empty when none was skipped.
+   */
+  unsupportedLinkTypes: number[];
 }
 
 /**
@@ -184,6 +200,18 @@ class Run {
   holdAfterMs = Infinity;
   /** Packet time of the record that paused the reader for pacing (NaN: paused because the batch is full). */
   heldTimeMs = NaN;
+  /** The reader paused before the first packet of a new time epoch: deliver the batch so far as final, then {@link acceptEpoch}. */
+  epochHeld = false;
+  /** The held first packet of a new epoch may pass (set by {@link acceptEpoch}, cleared when it is added). */
+  private epochAccepted = false;
+  /** Time epochs started (steps back of more than MAX_CLAMPED_BACK_STEP_MS), counted when the reader pauses before one. */
+  epochs = 0;
+
+  /** After the batch ending an epoch was delivered: lets the held packet start the next epoch. */
+  acceptEpoch(): void {
+    this.epochHeld = false;
+    this.epochAccepted = true;
+  }
 
   constructor(batchSize: number, onWarning?: (m: string) => void) {
     this.builder = new PacketBatchBuilder(batchSize);
@@ -192,9 +220,16 @@ class Run {
       // offsets into the reader's buffer: no view (Buffer object) per packet
       onPacketAt: (linkType, buf, offset, capturedLength, wireLength, time, ifIndex) => {
         const timeMs = time[0]!;
+        if (this.seen && timeMs < times[1]! && !this.epochAccepted) {
+          // a step back of more than MAX_CLAMPED_BACK_STEP_MS (the reader clamps smaller ones): the
+          // batch so far ends the epoch (final), then this packet starts the next one
+          if (!this.epochHeld) { this.epochHeld = true; this.epochs++; }
+          return false;
+        }
         if (this.builder.full) { this.heldTimeMs = NaN; return false; }
         if (timeMs > this.holdAfterMs) { this.heldTimeMs = timeMs; return false; }
         this.builder.addAt(linkType, buf, offset, capturedLength, wireLength, timeMs, ifIndex);
+        this.epochAccepted = false;
         if (!this.seen) { this.seen = true; times[0] = timeMs; }
         else {
           const step = timeMs - times[1]!;
@@ -210,6 +245,7 @@ class Run {
 
   flush(source: string, final: boolean): PacketBatch {
     this.builder.counters.timeClamped = this.parser.timeClamped;
+    this.builder.counters.timeEpochs = this.epochs;
     return this.builder.flush(source, this.lastPacketMs ?? 0, final);
   }
 
@@ -219,6 +255,7 @@ class Run {
 
   summary(file: string, bytesRead: number, fileSize: number, aborted: boolean): ReplaySummary {
     this.builder.counters.timeClamped = this.parser.timeClamped;
+    this.builder.counters.timeEpochs = this.epochs;
     const s: ReplaySummary = {
       path: file,
       packetsRead: this.builder.counters.packetsRead,
@@ -231,7 +268,10 @@ class Run {
       aborted,
       warnings: [...this.parser.warnings],
       timeJumps: this.timeJumps,
+      timeEpochs: this.epochs,
       largestTimeStepMs: this.largestTimeStepMs,
+      linkTypes: [...this.parser.linkTypes],
+      unsupportedLinkTypes: [...this.builder.unsupportedLinkTypes],
     };
     if (this.parser.error !== undefined) s.error = `${file}: ${this.parser.error}`;
     return s;
@@ -251,10 +291,18 @@ class Run {
  * `clockMs` of each batch is the last packet time seen so far.
  *
  * Timestamp policy (packet times are what the windows downstream are cut on):
- * - a time earlier than the previous packet's is clamped to the previous time and counted in
- *   `counters.timeClamped` (the reader's rule, {@link CaptureFileParser}); windows never see time go
- *   back. In `ndpi__sites.pcapng` two steps back (−47.7 s, −6.0 s) clamp the 17 packets that are
- *   earlier than the latest time before them.
+ * - a time earlier than the latest so far by at most {@link MAX_CLAMPED_BACK_STEP_MS} (60 s: jitter,
+ *   multi-queue reordering) is clamped to that latest time and counted in `counters.timeClamped`
+ *   (the reader's rule, {@link CaptureFileParser}); windows never see time go back within an epoch.
+ *   In `ndpi__sites.pcapng` two steps back (−47.7 s, −6.0 s) clamp the 17 packets that are earlier
+ *   than the latest time before them.
+ * - a larger step back (a merged capture, a clock stepped back by hours or days) starts a new time
+ *   epoch: the batch before it is delivered with `final: true` (as at the end of a capture:
+ *   flow-aggregator closes its window and forgets its flows; ewma-baseline and cooldown-gate treat
+ *   time going back as a replay starting again), the packet times after it pass through unclamped,
+ *   and it is counted in `counters.timeEpochs` (already in that final batch) and `summary.timeEpochs`.
+ *   Clamping such a step would give every later packet the same time until time caught up: one
+ *   window would get them all, a false burst. Batch `seq` and the counters go on across epochs.
  * - a forward jump is kept as it is (packet time is evidence; inventing times would move traffic to
  *   windows it did not happen in). Jumps over {@link TIME_JUMP_MS} (1 h) are counted in
  *   `summary.timeJumps`, the longest step in `summary.largestTimeStepMs`. Downstream, flow-aggregator
@@ -304,7 +352,14 @@ export async function replayCaptureFile(file: string, options: ReplayOptions): P
     while (!more) {
       await holdWhilePaused();
       if (signal?.aborted) return;
-      if (Number.isNaN(run.heldTimeMs)) {
+      if (run.epochHeld) {
+        // a new time epoch: the batch so far ends the old one (final: windows close, flows are
+        // forgotten downstream); pacing anchors again on the first packet of the new epoch
+        await deliver(true);
+        run.acceptEpoch();
+        if (factor > 0) { run.holdAfterMs = -Infinity; anchorPacket = NaN; }
+        await yieldToEventLoop();
+      } else if (Number.isNaN(run.heldTimeMs)) {
         // the batch is full
         await deliver(false);
         await yieldToEventLoop();
@@ -374,7 +429,9 @@ export function readCaptureFileSync(file: string, batchSize: number = DEFAULT_BA
   const batches: PacketBatch[] = [];
   let more = run.parser.push(bytes);
   while (!more) {
-    batches.push(run.flush(file, false));
+    const epochEnd = run.epochHeld;
+    batches.push(run.flush(file, epochEnd));
+    if (epochEnd) run.acceptEpoch();
     more = run.parser.resume();
   }
   run.parser.end();
@@ -454,20 +511,21 @@ export async function listCaptureFolder(dir: string): Promise<{ captures: Folder
 /**
  * Totals of several replays (the files of a folder): packets, counters and bytes summed, first /
  * last packet time over all, `truncated` / `aborted` when any was, warnings and errors prefixed with
- * the file, `timeJumps` summed and `largestTimeStepMs` the largest (steps between files not counted).
+ * the file, `timeJumps` summed and `largestTimeStepMs` the largest (steps between files not counted),
+ * `linkTypes` / `unsupportedLinkTypes` the distinct numbers of all.
  * @param label - the `path` of the totals (the folder).
  */
 export function sumReplaySummaries(label: string, summaries: readonly ReplaySummary[]): ReplaySummary {
   const t: ReplaySummary = {
     path: label, packetsRead: 0,
-    counters: { packetsRead: 0, packetsDecoded: 0, nonIp: 0, unsupportedLinkType: 0, malformed: 0, fragments: 0, timeClamped: 0 },
+    counters: emptyCounters(),
     firstPacketMs: null, lastPacketMs: null, bytesRead: 0, fileSize: 0, truncated: false, aborted: false,
-    warnings: [], timeJumps: 0, largestTimeStepMs: 0,
+    warnings: [], timeJumps: 0, timeEpochs: 0, largestTimeStepMs: 0, linkTypes: [], unsupportedLinkTypes: [],
   };
   const errors: string[] = [];
   for (const s of summaries) {
     t.packetsRead += s.packetsRead;
-    for (const k of Object.keys(t.counters) as Array<keyof DecodeCounters>) t.counters[k] += s.counters[k];
+    for (const k of Object.keys(t.counters) as Array<keyof DecodeCounters>) t.counters[k] = (t.counters[k] ?? 0) + (s.counters[k] ?? 0);
     if (s.firstPacketMs !== null && (t.firstPacketMs === null || s.firstPacketMs < t.firstPacketMs)) t.firstPacketMs = s.firstPacketMs;
     if (s.lastPacketMs !== null && (t.lastPacketMs === null || s.lastPacketMs > t.lastPacketMs)) t.lastPacketMs = s.lastPacketMs;
     t.bytesRead += s.bytesRead;
@@ -477,7 +535,10 @@ export function sumReplaySummaries(label: string, summaries: readonly ReplaySumm
     for (const w of s.warnings) t.warnings.push(`${path.basename(s.path)}: ${w}`);
     if (s.error !== undefined) errors.push(s.error);
     t.timeJumps += s.timeJumps;
+    t.timeEpochs += s.timeEpochs ?? 0;
     t.largestTimeStepMs = Math.max(t.largestTimeStepMs, s.largestTimeStepMs);
+    for (const l of s.linkTypes ?? []) if (!t.linkTypes.includes(l)) t.linkTypes.push(l);
+    for (const l of s.unsupportedLinkTypes ?? []) if (!t.unsupportedLinkTypes.includes(l)) t.unsupportedLinkTypes.push(l);
   }
   if (errors.length > 0) t.error = errors.join('; ');
   return t;

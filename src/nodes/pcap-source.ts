@@ -17,6 +17,7 @@ import {
   LiveCapture, LiveCaptureError, listInterfaceDetails, checkBpfFilter, filterLinkTypeFor,
   DEFAULT_SNAP_LENGTH, DEFAULT_FLUSH_INTERVAL_MS, type LiveCaptureStats,
 } from '../core/live-capture';
+import { isSupportedLinkType, supportedLinkTypesText } from '../core/decoder';
 import type { PacketBatch } from '../core/contracts';
 
 /** Editor fields (strings or booleans as the editor stores them). */
@@ -178,18 +179,29 @@ export = function (RED: NodeAPI): void {
     };
 
     /** An error outside an input: red status, node.error (with a message, so it reaches Catch nodes), event. */
-    const reportError = (message: string, topic: string): void => {
+    const reportError = (message: string, topic: string, statusText?: string): void => {
       if (closing) return;
-      node.status(statusError(message));
+      node.status(statusError(statusText ?? message));
       const payload = { event: 'error', message };
       node.error(message, { topic, payload } as NodeMessage);
       sendEvent(payload, topic);
     };
 
+    /**
+     * A status that fits (60 characters) and still says what to do, for the errors whose full
+     * message (in the log) is long: no permission (the setcap advice), libpcap missing.
+     */
+    const errorStatus = (err: unknown): string | undefined => {
+      if (!(err instanceof LiveCaptureError)) return undefined;
+      if (err.code === 'PERMISSION_DENIED') return t('status.noPermission');
+      if (err.code === 'PCAP_UNAVAILABLE') return t('status.pcapUnavailable');
+      return undefined;
+    };
+
     /** Runs start/stop operations one after the other: a new replay starts after the old one ended. */
     const enqueue = (op: () => Promise<void> | void): void => {
       const topic = config?.mode === 'live' ? config.iface : config?.filename ?? '';
-      chain = chain.then(op).catch((err) => reportError(errorMessage(err), topic));
+      chain = chain.then(op).catch((err) => reportError(errorMessage(err), topic, errorStatus(err)));
     };
 
     const stopRunning = async (): Promise<void> => {
@@ -237,10 +249,19 @@ export = function (RED: NodeAPI): void {
       });
     };
 
+    /** Status (yellow) and one warning per run for frames of an unsupported link type. */
+    const unsupportedText = (linkTypes: readonly number[], skipped: number): string =>
+      t('status.unsupportedLinkType', { linkType: linkTypes.join(', ') || '?', packets: compactNumber(skipped) });
+    const warnUnsupported = (source: string, linkTypes: readonly number[], skipped: number): void => {
+      if (closing) return;
+      node.warn(t('log.unsupportedLinkType', { source, linkType: linkTypes.join(', ') || '?', packets: skipped, supported: supportedLinkTypesText() }));
+    };
+
     /** Status and events at the end of a (file or folder) replay pass. */
     const finishStatus = (summary: ReplaySummary, pass: number): void => {
       const passText = config?.loop ? t('status.pass', { pass }) : '';
-      if (summary.truncated) node.status(statusWarn(t('status.truncated', { packets: compactNumber(summary.packetsRead) }) + passText));
+      if (summary.counters.unsupportedLinkType > 0 && !summary.aborted) node.status(statusWarn(unsupportedText(summary.unsupportedLinkTypes, summary.counters.unsupportedLinkType) + passText));
+      else if (summary.truncated) node.status(statusWarn(t('status.truncated', { packets: compactNumber(summary.packetsRead) }) + passText));
       else if (summary.aborted) node.status(statusIdle(t('status.stoppedAt', { packets: compactNumber(summary.packetsRead) })));
       else node.status(statusOk(t('status.done', { packets: compactNumber(summary.packetsRead) }) + passText));
     };
@@ -252,6 +273,12 @@ export = function (RED: NodeAPI): void {
       const controller = new AbortController();
       const gate = new ReplayGate();
       node.status(statusOk(t('status.replay', { text: t('status.progress', { percent: 0, packets: '0', clock: clockText(null) }) })));
+      let warnedLinkType = false; // one warning per run (not per pass of a loop)
+      const noteUnsupported = (summary: ReplaySummary): void => {
+        if (warnedLinkType || summary.counters.unsupportedLinkType === 0) return;
+        warnedLinkType = true;
+        warnUnsupported(source, summary.unsupportedLinkTypes, summary.counters.unsupportedLinkType);
+      };
       const run = async (): Promise<void> => {
         const isFolder = fs.statSync(target).isDirectory();
         for (let pass = 1; ; pass++) {
@@ -273,11 +300,13 @@ export = function (RED: NodeAPI): void {
             if (closing) return;
             const payload: Record<string, unknown> = { event: 'replay-complete', summary, files: summaries.length, skipped };
             if (cfg.loop) payload.pass = pass;
+            noteUnsupported(summary);
             finishStatus(summary, pass);
             sendEvent(payload, source);
           } else {
             summary = await replayOne(target, source, controller, gate, '');
             if (closing) return;
+            noteUnsupported(summary);
             if (summary.error !== undefined) reportError(summary.error, source);
             else finishStatus(summary, pass);
             const payload: Record<string, unknown> = { event: 'replay-complete', summary };
@@ -316,7 +345,9 @@ export = function (RED: NodeAPI): void {
           lastRead = batch.counters.packetsRead;
           const now = Date.now();
           if (!batch.final && !c.paused && !c.down && now - windowStart >= 1000) {
-            node.status(statusOk(liveText(cfg.iface, (windowPackets * 1000) / (now - windowStart), c.stats(), t)));
+            const skipped = batch.counters.unsupportedLinkType;
+            node.status(skipped > 0 ? statusWarn(unsupportedText([c.linkType], skipped))
+              : statusOk(liveText(cfg.iface, (windowPackets * 1000) / (now - windowStart), c.stats(), t)));
             windowStart = now;
             windowPackets = 0;
           }
@@ -339,7 +370,12 @@ export = function (RED: NodeAPI): void {
       });
       c.start(); // throws LiveCaptureError with an actionable message
       capture = c;
-      node.status(statusOk(liveText(cfg.iface, 0, null, t)));
+      if (isSupportedLinkType(c.linkType)) node.status(statusOk(liveText(cfg.iface, 0, null, t)));
+      else {
+        // every frame of this interface will be skipped: say so now, once per run
+        warnUnsupported(cfg.iface, [c.linkType], 0);
+        node.status(statusWarn(unsupportedText([c.linkType], 0)));
+      }
       statsTimer = setInterval(() => {
         const stats: LiveCaptureStats | null = c.stats();
         if (stats) sendEvent({ event: 'capture-stats', interface: cfg.iface, stats, counters: c.counters, paused: c.paused }, cfg.iface);
@@ -366,7 +402,9 @@ export = function (RED: NodeAPI): void {
       }
       if (capture && capture.paused && config) {
         capture.start(); // throws LiveCaptureError (e.g. the interface is gone)
-        node.status(statusOk(liveText(config.iface, 0, capture.stats(), t)));
+        const skipped = capture.counters.unsupportedLinkType;
+        node.status(isSupportedLinkType(capture.linkType) ? statusOk(liveText(config.iface, 0, capture.stats(), t))
+          : statusWarn(unsupportedText([capture.linkType], skipped)));
         return true;
       }
       return false;

@@ -78,6 +78,32 @@ describe('capture-file: classic pcap (hand-built)', function () {
     expect(parser.timeNormalized).to.equal(1);
   });
 
+  it('a step back of at most 60 s is clamped, a larger one starts a new epoch (time kept, counted)', function () {
+    const { MAX_CLAMPED_BACK_STEP_MS } = require('../../dist/core/capture-file.js');
+    expect(MAX_CLAMPED_BACK_STEP_MS).to.equal(60000);
+    const file = B.pcapFile({}, [
+      { sec: 1000, data: frameA },
+      { sec: 940, data: frameA }, // exactly 60 s back: clamped to 1000 s
+      { sec: 1000, frac: 1, data: frameA },
+      { sec: 940, data: frameA }, // 60.000001 s back: a new epoch
+      { sec: 939, data: frameA }, // 1 s back within the new epoch: clamped to 940 s
+      { sec: 941, data: frameA },
+    ]);
+    const { packets, parser } = parse(file);
+    expect(packets.map((p) => p.timeMs)).to.deep.equal([1000000, 1000000, 1000000.001, 940000, 940000, 941000]);
+    expect(parser.timeClamped).to.equal(2);
+    expect(parser.timeEpochs).to.equal(1);
+  });
+
+  it('a clock stepped back by a day: every later packet keeps its own time (no pile-up on the last time), one epoch', function () {
+    const T = 1_700_000_000;
+    const secs = [T, T + 1, T + 2, T - 86400 + 3, T - 86400 + 4, T - 86400 + 5];
+    const { packets, parser } = parse(B.pcapFile({ linkType: 1 }, secs.map((sec) => ({ sec, data: frameA }))));
+    expect(packets.map((p) => p.timeMs)).to.deep.equal(secs.map((x) => x * 1000));
+    expect(parser).to.include({ timeClamped: 0, timeEpochs: 1 });
+    expect(parser.linkTypes).to.deep.equal([1]);
+  });
+
   it('clamps times that go backwards to the previous packet time and counts them; forward jumps stay', function () {
     const file = B.pcapFile({}, [
       { sec: 100, data: frameA }, { sec: 90, data: frameA }, { sec: 95, data: frameA }, { sec: 100000, data: frameA },
@@ -176,12 +202,15 @@ describe('capture-file: pcapng (hand-built)', function () {
         [113, 0, rawIp.length + 16, rawIp.length + 16],
       ]);
       expect(packets[0].timeMs).to.be.closeTo(1700000000123.457, 1e-6);
-      // interface 1 (1002 s since 1970) lies before packet 0: clamped to packet 0's time
-      expect(packets[1].timeMs).to.equal(packets[0].timeMs);
-      expect(packets[2].timeMs).to.equal(packets[0].timeMs);
+      // interface 1 (1002 s since 1970) lies 54 years before packet 0: far more than the 60 s that
+      // are clamped, so it starts a new time epoch with its own time; the SPB takes that time
+      expect(packets[1].timeMs).to.equal(1002000);
+      expect(packets[2].timeMs).to.equal(1002000);
       expect(packets[3].timeMs).to.equal(1700000005000);
       expect(packets[4].timeMs).to.be.closeTo(1700000010000.001, 1e-6);
-      expect(parser.timeClamped).to.equal(1);
+      expect(parser.timeClamped).to.equal(0);
+      expect(parser.timeEpochs).to.equal(1);
+      expect(parser.linkTypes, 'link types of the interfaces, in file order').to.deep.equal([1, 101, 113]);
       expect(packets[0].data.equals(tcpFrame)).to.equal(true);
     }
   });
@@ -248,11 +277,13 @@ describe('capture-file: every shared capture', function () {
       const expected = P.tshark(name, ['-T', 'fields', '-e', 'frame.time_epoch']).map((l) => Math.round(Number(l) * 1e6) / 1e3);
       let max = -Infinity;
       let clamped = 0;
-      const clampedExpected = expected.map((t) => { if (t < max) { clamped++; return max; } max = t; return t; });
+      // the policy: a step back of at most 60 s is clamped (none of these files steps back further)
+      const clampedExpected = expected.map((t) => { if (t < max && max - t <= 60000) { clamped++; return max; } max = t; return t; });
       const { packets, parser } = parse(fs.readFileSync(P.pcapPath(name)), 4096);
       expect(packets.length).to.equal(expected.length);
       packets.forEach((p, i) => expect(p.timeMs, `packet ${i + 1}`).to.be.closeTo(clampedExpected[i], 0.0016));
       expect(parser.timeClamped).to.equal(clamped);
+      expect(parser.timeEpochs).to.equal(0);
     });
   }
 

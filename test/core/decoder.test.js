@@ -77,6 +77,16 @@ describe('decoder: hand-built frames', function () {
     }
     expect(decode(0, Buffer.concat([af(7, true), v4])).counters.nonIp).to.equal(1);
     expect(decode(105, v4).counters.unsupportedLinkType).to.equal(1); // 802.11
+    // the numbers of the skipped link types, distinct, in the order seen
+    const { SUPPORTED_LINK_TYPES, isSupportedLinkType } = require('../../dist/core/decoder.js');
+    const b = new PacketBatchBuilder(8);
+    for (const lt of [147, 127, 147, 1]) b.add(lt, B.eth(0x0800, v4), 14 + v4.length, 14 + v4.length, 1000, 0);
+    expect(b.unsupportedLinkTypes).to.deep.equal([147, 127]);
+    expect(b.counters).to.include({ unsupportedLinkType: 3, packetsDecoded: 1 });
+    // the link types of tcpdump.org/linktypes.html this decoder handles (the cases above)
+    expect(SUPPORTED_LINK_TYPES).to.deep.equal([0, 1, 12, 14, 101, 108, 113, 228, 229, 276]);
+    expect(isSupportedLinkType(147)).to.equal(false);
+    expect(isSupportedLinkType(276)).to.equal(true);
     expect(decode(101, Buffer.from([0x50, 0, 0, 0])).counters.malformed).to.equal(1); // IP version 5
     expect(decode(1, B.eth(0x0800, v6)).counters.malformed).to.equal(1); // ethertype says v4, header says v6
   });
@@ -85,9 +95,61 @@ describe('decoder: hand-built frames', function () {
     const later = decode(1, B.eth(0x0800, B.ipv4({ proto: 17, fragOffset: 185, payload: Buffer.alloc(100, 0xaa) })));
     expect(later.p).to.include({ info: PACKET_INFO.FRAGMENT, srcPort: 0, dstPort: 0, protocol: 17, payloadLength: 100 });
     expect(later.counters.fragments).to.equal(1);
+    expect(later.counters.firstFragments).to.equal(0);
     const first = decode(1, B.eth(0x0800, B.ipv4({ proto: 17, moreFragments: true, payload: B.udp({ sport: 11, dport: 22, payload: Buffer.alloc(50) }) })));
     expect(first.p).to.include({ info: 0, srcPort: 11, dstPort: 22 });
-    expect(first.counters.fragments).to.equal(0);
+    expect(first.counters).to.include({ fragments: 0, firstFragments: 1 });
+    // the last fragment (MF clear, offset ≠ 0) is a later fragment; an unfragmented packet is neither
+    const last = decode(1, B.eth(0x0800, B.ipv4({ proto: 17, fragOffset: 370, payload: Buffer.alloc(20) })));
+    expect(last.counters).to.include({ fragments: 1, firstFragments: 0 });
+    const whole = decode(1, B.eth(0x0800, B.ipv4({ proto: 17, payload: B.udp({ sport: 11, dport: 22 }) })));
+    expect(whole.counters).to.include({ fragments: 0, firstFragments: 0 });
+
+    // a datagram in three fragments: every fragment counted, once
+    const b = new PacketBatchBuilder(8);
+    const parts = [
+      B.ipv4({ proto: 17, moreFragments: true, payload: B.udp({ sport: 11, dport: 22, payload: Buffer.alloc(1472) }) }),
+      B.ipv4({ proto: 17, moreFragments: true, fragOffset: 185, payload: Buffer.alloc(1480) }),
+      B.ipv4({ proto: 17, fragOffset: 370, payload: Buffer.alloc(100) }),
+    ];
+    for (const ip of parts) { const f = B.eth(0x0800, ip); b.add(1, f, f.length, f.length, 1000, 0); }
+    const c = b.flush('t', 1000, true).counters;
+    expect(c).to.include({ packetsDecoded: 3, fragments: 2, firstFragments: 1 });
+    expect(c.fragments + c.firstFragments, 'all fragments').to.equal(3);
+  });
+
+  it('tunnels (GRE 47, IP-in-IP 4, 6in4 41 over IPv4; 41 and 4 over IPv6) are counted as their outer protocol: outer addresses, ports 0, not malformed', function () {
+    const innerV4 = B.ipv4({ src: '172.16.0.1', dst: '172.16.0.2', proto: 6, payload: B.tcp({ sport: 1111, dport: 2222 }) }); // 40 bytes
+    const innerV6 = B.ipv6({ src: 'fd00::1', dst: 'fd00::2', next: 17, body: B.udp({ sport: 3333, dport: 4444 }) }); // 48 bytes
+    const gre = Buffer.concat([Buffer.from([0x00, 0x00, 0x08, 0x00]), innerV4]); // RFC 2784: no flags, protocol type IPv4
+    const cases = [
+      ['IPv4 / GRE', B.eth(0x0800, B.ipv4({ src: '192.0.2.1', dst: '192.0.2.2', proto: 47, payload: gre })), 4, 47, gre.length],
+      ['IPv4 / IPv4 (IP-in-IP)', B.eth(0x0800, B.ipv4({ src: '192.0.2.1', dst: '192.0.2.2', proto: 4, payload: innerV4 })), 4, 4, innerV4.length],
+      ['IPv4 / IPv6 (6in4)', B.eth(0x0800, B.ipv4({ src: '192.0.2.1', dst: '192.0.2.2', proto: 41, payload: innerV6 })), 4, 41, innerV6.length],
+      ['IPv6 / IPv6', B.eth(0x86dd, B.ipv6({ src: '2001:db8::a', dst: '2001:db8::b', next: 41, body: innerV6 })), 6, 41, innerV6.length],
+      ['IPv6 / IPv4', B.eth(0x86dd, B.ipv6({ src: '2001:db8::a', dst: '2001:db8::b', next: 4, body: innerV4 })), 6, 4, innerV4.length],
+    ];
+    for (const [label, frame, version, protocol, innerLength] of cases) {
+      const { p, counters } = decode(1, frame);
+      expect(counters, label).to.include({ packetsDecoded: 1, malformed: 0, nonIp: 0 });
+      expect(p, label).to.include({ ipVersion: version, protocol, srcPort: 0, dstPort: 0, tcpFlags: 0, info: 0, payloadLength: innerLength });
+      expect(p.srcIp, label).to.equal(version === 4 ? '192.0.2.1' : '2001:db8::a');
+      expect(p.dstIp, label).to.equal(version === 4 ? '192.0.2.2' : '2001:db8::b');
+    }
+    // what flow-aggregator (read-only use) makes of them: one flow per outer address pair and protocol,
+    // protocol "ip-<number>", no ports in the record nor in its key ("ip-47 192.0.2.1 > 192.0.2.2"),
+    // bytes = the outer frame's wire length (the tunnelled traffic is not looked into)
+    const { FlowAggregator } = require('../../dist/core/flow-aggregator.js');
+    const b = new PacketBatchBuilder(16);
+    cases.forEach(([, frame], i) => b.add(1, frame, frame.length, frame.length, 1_700_000_000_000 + i, 0));
+    const agg = new FlowAggregator({ windowMs: 10000 });
+    const windows = agg.ingest(b.flush('tunnels', 1_700_000_000_010, true));
+    const flows = windows.flatMap((w) => w.records).filter((r) => r.scope === 'flow');
+    const seen = flows.map((r) => [r.key, r.srcIp, r.dstIp, r.protocol, r.srcPort, r.dstPort, r.metrics.packets, r.metrics.bytes]);
+    expect(seen).to.have.deep.members(cases.map(([, frame, version, protocol]) => {
+      const [src, dst] = version === 4 ? ['192.0.2.1', '192.0.2.2'] : ['2001:db8::a', '2001:db8::b'];
+      return [`ip-${protocol} ${src} > ${dst}`, src, dst, `ip-${protocol}`, undefined, undefined, 1, frame.length];
+    }));
   });
 
   it('IPv6 extension headers: hop-by-hop, routing, destination options, AH, fragment', function () {
@@ -99,9 +161,19 @@ describe('decoder: hand-built frames', function () {
 
     const firstFrag = decode(1, B.eth(0x86dd, B.ipv6({ next: 44, body: Buffer.concat([B.frag6(6, 0, true), B.tcp({ sport: 80, dport: 9999 })]) })));
     expect(firstFrag.p).to.include({ protocol: 6, srcPort: 80, dstPort: 9999, info: 0 });
+    expect(firstFrag.counters).to.include({ fragments: 0, firstFragments: 1 });
+    // behind other extension headers too
+    const firstFragDeep = decode(1, B.eth(0x86dd, B.ipv6({ next: 0, body: Buffer.concat([B.ext6(44), B.frag6(17, 0, true), B.udp({ sport: 5, dport: 6 })]) })));
+    expect(firstFragDeep.p).to.include({ protocol: 17, srcPort: 5, dstPort: 6, info: 0 });
+    expect(firstFragDeep.counters).to.include({ fragments: 0, firstFragments: 1 });
+    // offset 0 and M clear: an atomic fragment (RFC 6946), a whole datagram, not counted as a fragment
+    const atomic = decode(1, B.eth(0x86dd, B.ipv6({ next: 44, body: Buffer.concat([B.frag6(17, 0, false), B.udp({ sport: 5, dport: 6 })]) })));
+    expect(atomic.p).to.include({ srcPort: 5, dstPort: 6, info: 0 });
+    expect(atomic.counters).to.include({ fragments: 0, firstFragments: 0 });
     const laterFrag = decode(1, B.eth(0x86dd, B.ipv6({ next: 0, body: Buffer.concat([B.ext6(44), B.frag6(6, 100, false), Buffer.alloc(64)]) })));
     expect(laterFrag.p).to.include({ protocol: 6, srcPort: 0, dstPort: 0, info: PACKET_INFO.FRAGMENT, payloadLength: 64 });
     expect(laterFrag.counters.fragments).to.equal(1);
+    expect(laterFrag.counters.firstFragments).to.equal(0);
 
     // an extension header claiming more than the payload → malformed
     const bad = decode(1, B.eth(0x86dd, B.ipv6({ next: 60, body: B.ext6(17, 10), payloadLength: 8 })));
@@ -247,6 +319,9 @@ describe('decoder: shared captures', function () {
     const frags = P.tshark('wireshark__vlan.cap', ['-o', 'ip.defragment:FALSE', '-Y', 'ip.frag_offset > 0']).length;
     expect(summary.counters.packetsDecoded).to.equal(ip);
     expect(summary.counters.fragments).to.equal(frags);
+    const firstFrags = P.tshark('wireshark__vlan.cap', ['-o', 'ip.defragment:FALSE', '-Y', 'ip.flags.mf == 1 && ip.frag_offset == 0']).length;
+    expect(firstFrags, 'the capture holds first fragments').to.be.above(0);
+    expect(summary.counters.firstFragments).to.equal(firstFrags);
     expect(summary.counters.nonIp).to.equal(395 - ip);
   });
 

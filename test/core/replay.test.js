@@ -205,7 +205,14 @@ describe('replay: timestamp policy and what the windows downstream make of it', 
       { ...base, path: '/d/b.pcap', packetsRead: 2, firstPacketMs: 10, lastPacketMs: 20, truncated: true, largestTimeStepMs: 9, error: '/d/b.pcap: bad' },
     ]);
     expect(t).to.deep.include({ path: '/d', packetsRead: 4, firstPacketMs: 10, lastPacketMs: 60, bytesRead: 20, truncated: true, aborted: false, timeJumps: 2, largestTimeStepMs: 9, warnings: ['a.pcap: w1'], error: '/d/b.pcap: bad' });
-    expect(t.counters).to.deep.equal({ packetsRead: 4, packetsDecoded: 2, nonIp: 2, unsupportedLinkType: 0, malformed: 0, fragments: 0, timeClamped: 2 });
+    // counters of an older producer (no timeEpochs / firstFragments) are read as 0
+    expect(t.counters).to.deep.equal({ packetsRead: 4, packetsDecoded: 2, nonIp: 2, unsupportedLinkType: 0, malformed: 0, fragments: 0, timeClamped: 2, timeEpochs: 0, firstFragments: 0 });
+    const u = sumReplaySummaries('/d', [
+      { ...base, path: '/d/a.pcap', packetsRead: 2, firstPacketMs: 1, lastPacketMs: 2, timeEpochs: 1, counters: { ...base.counters, timeEpochs: 1, firstFragments: 3 }, linkTypes: [1], unsupportedLinkTypes: [] },
+      { ...base, path: '/d/b.pcap', packetsRead: 2, firstPacketMs: 1, lastPacketMs: 2, timeEpochs: 2, counters: { ...base.counters, timeEpochs: 2, firstFragments: 0 }, linkTypes: [147, 1], unsupportedLinkTypes: [147] },
+    ]);
+    expect(u).to.deep.include({ timeEpochs: 3, linkTypes: [1, 147], unsupportedLinkTypes: [147] });
+    expect(u.counters).to.include({ timeEpochs: 3, firstFragments: 3 });
   });
 
   it('ReplayGate: a replay at max speed paused after its first batch holds there and resumes to the end', async function () {
@@ -235,6 +242,60 @@ describe('replay: timestamp policy and what the windows downstream make of it', 
     expect(captures.map((c) => [path.basename(c.file), c.firstPacketMs])).to.deep.equal([['c-early.pcap', 100000], ['a-late.pcap', 300000], ['b-empty.pcap', null]]);
     expect(skipped.map((s) => path.basename(s.file))).to.deep.equal(['d-text.pcap']);
     expect(skipped[0].reason).to.match(/d-text\.pcap: not a pcap or pcapng file/);
+  });
+});
+
+describe('replay: time epochs (a clock stepped back by more than a minute)', function () {
+  const T = 1_700_000_000;
+  const DAY = 86400;
+  /** 4 packets, then the clock steps back a day, then 3 packets; source port = packet number. */
+  const epochFile = () => writeTmp('epoch.pcap', B.pcapFile({}, [
+    ...[0, 1, 2, 3].map((i) => ({ sec: T + i, data: udpFrame(100 + i) })),
+    ...[0, 1, 2].map((i) => ({ sec: T - DAY + i, data: udpFrame(200 + i) })),
+  ]));
+  const expectedTimes = [...[0, 1, 2, 3].map((i) => (T + i) * 1000), ...[0, 1, 2].map((i) => (T - DAY + i) * 1000)];
+
+  /** Splits batches into runs at each final batch. */
+  const runsOf = (batches) => {
+    const runs = [[]];
+    for (const b of batches) { runs[runs.length - 1].push(b); if (b.final) runs.push([]); }
+    runs.pop();
+    return runs.map((r) => r.flatMap((b) => Array.from({ length: b.count }, (_, i) => packetAt(b, i))));
+  };
+
+  for (const batchSize of [1, 3, 4, 100]) {
+    it(`batch size ${batchSize}: the epoch ends with a final batch, the times after it are kept (not clamped), counted in counters.timeEpochs and summary.timeEpochs`, async function () {
+      const { batches, summary } = await collect(epochFile(), { batchSize });
+      const runs = runsOf(batches);
+      expect(runs.map((r) => r.map((p) => p.srcPort))).to.deep.equal([[100, 101, 102, 103], [200, 201, 202]]);
+      expect(runs.flat().map((p) => p.timeMs)).to.deep.equal(expectedTimes);
+      expect(batches.map((b) => b.seq)).to.deep.equal(batches.map((_, i) => i)); // seq goes on across epochs
+      const finals = batches.filter((b) => b.final);
+      expect(finals.map((b) => b.counters.timeEpochs), 'the batch ending the epoch already counts it').to.deep.equal([1, 1]);
+      expect(batches[0].counters.timeEpochs, 'a batch before the step').to.equal(batchSize >= 4 ? 1 : 0);
+      expect(summary).to.include({ timeEpochs: 1, packetsRead: 7 });
+      expect(summary.counters).to.include({ timeEpochs: 1, timeClamped: 0 });
+      const sync = readCaptureFileSync(epochFile(), batchSize);
+      expect(runsOf(sync.batches).map((r) => r.map((p) => p.timeMs))).to.deep.equal(runsOf(batches).map((r) => r.map((p) => p.timeMs)));
+      expect(sync.summary.timeEpochs).to.equal(1);
+    });
+  }
+
+  it('a paced replay (×1000) starts pacing again at the new epoch and delivers every packet once', async function () {
+    const { batches, summary } = await collect(epochFile(), { speed: 1000, batchSize: 2 });
+    expect(runsOf(batches).map((r) => r.map((p) => p.srcPort))).to.deep.equal([[100, 101, 102, 103], [200, 201, 202]]);
+    expect(summary).to.include({ timeEpochs: 1, aborted: false });
+  });
+
+  it('steps back of at most 60 s stay clamped in the same epoch', async function () {
+    const file = writeTmp('jitter.pcap', B.pcapFile({}, [
+      { sec: T + 100, data: udpFrame(1) }, { sec: T + 40, data: udpFrame(2) }, { sec: T + 101, data: udpFrame(3) }, { sec: T + 95, data: udpFrame(4) },
+    ]));
+    const { batches, summary } = await collect(file, { batchSize: 1 });
+    expect(batches.filter((b) => b.final)).to.have.length(1);
+    expect(runsOf(batches)[0].map((p) => p.timeMs)).to.deep.equal([T + 100, T + 100, T + 101, T + 101].map((x) => x * 1000));
+    expect(summary).to.include({ timeEpochs: 0 });
+    expect(summary.counters).to.include({ timeClamped: 2, timeEpochs: 0 });
   });
 });
 

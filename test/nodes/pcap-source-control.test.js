@@ -180,7 +180,7 @@ describe('pcap-source node: timestamp policy on captures that jump and step back
     const out = [];
     for (const t of times) {
       const ms = t * 1000;
-      if (ms < max) clamped++;
+      if (ms < max) { clamped++; expect(max - ms, 'no step back of these files exceeds the 60 s that are clamped').to.be.at.most(60000); }
       else { if (max > -Infinity) { const step = ms - max; if (step > 3_600_000) jumps++; largest = Math.max(largest, step); } max = ms; }
       out.push(max);
     }
@@ -200,6 +200,8 @@ describe('pcap-source node: timestamp policy on captures that jump and step back
       const summary = state.events.find((e) => e.event === 'replay-complete').summary;
       expect(summary.counters.timeClamped).to.equal(exp.clamped);
       expect(summary.timeJumps).to.equal(exp.jumps);
+      expect(summary.timeEpochs, 'steps back of at most 60 s (ndpi__sites: −47.7 s, −6.0 s) stay clamped').to.equal(0);
+      expect(state.batches.filter((m) => m.payload.final)).to.have.length(1);
       expect(Math.abs(summary.largestTimeStepMs - exp.largest)).to.be.below(0.01);
       expect(state.batches[state.batches.length - 1].payload.counters.timeClamped).to.equal(exp.clamped);
     });

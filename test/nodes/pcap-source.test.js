@@ -293,9 +293,9 @@ describe('LiveCapture (core) with a stand-in pcap module', function () {
   it('passes the options to createSession, decodes packets with the header times and lengths, flushes when full', function () {
     const pcap = fakePcap({ linkType: 'LINKTYPE_RAW' });
     const batches = [];
-    const cap = new LiveCapture({ interface: 'eth0', filter: 'tcp', snapLength: 1500, promiscuous: false, batchSize: 2, flushIntervalMs: 60000, onBatch: (b) => batches.push(b), loadPcap: () => pcap });
+    const cap = new LiveCapture({ interface: 'eth0', filter: 'tcp', snapLength: 1500, bufferSize: 4 * 1024 * 1024, promiscuous: false, batchSize: 2, flushIntervalMs: 60000, onBatch: (b) => batches.push(b), loadPcap: () => pcap });
     cap.start();
-    expect(pcap.options).to.include({ filter: 'tcp', snap_length: 1500, promiscuous: false });
+    expect(pcap.options).to.include({ filter: 'tcp', snap_length: 1500, buffer_size: 4 * 1024 * 1024, promiscuous: false });
     expect(cap.linkType).to.equal(101);
     const pkt = B.ipv4({ src: '192.0.2.1', dst: '192.0.2.2', proto: 6, payload: B.tcp({ sport: 1, dport: 443 }) });
     const s = pcap.sessions[0];
@@ -307,6 +307,128 @@ describe('LiveCapture (core) with a stand-in pcap module', function () {
     expect(s.closed).to.equal(true);
     expect(batches.map((b) => [b.count, b.final])).to.deep.equal([[2, false], [1, true]]);
     expect(batches[1].source).to.equal('eth0');
+  });
+});
+
+describe('LiveCapture (core) with a stand-in pcap module: defaults and time epochs', function () {
+  const { EventEmitter } = require('events');
+  function fakePcap(linkType = 'LINKTYPE_RAW') {
+    const fake = { sessions: [], options: null };
+    fake.findalldevs = () => [{ name: 'eth0' }];
+    fake.createSession = (dev, options) => {
+      fake.options = options;
+      const s = new EventEmitter();
+      s.link_type = linkType;
+      s.close = () => { s.closed = true; };
+      s.stats = () => { if (s.closed) throw new Error('session already closed'); return { ps_recv: 0, ps_drop: 0, ps_ifdrop: 0 }; };
+      fake.sessions.push(s);
+      return s;
+    };
+    return fake;
+  }
+  function header(sec, usec, len) {
+    const h = Buffer.alloc(16);
+    const w = os.endianness() === 'LE' ? 'writeUInt32LE' : 'writeUInt32BE';
+    h[w](sec, 0); h[w](usec, 4); h[w](len, 8); h[w](len, 12);
+    return h;
+  }
+
+  it('without options createSession gets snap length 128 (headers only), a 10 MiB buffer and promiscuous mode', function () {
+    const pcap = fakePcap();
+    const cap = new LiveCapture({ interface: 'eth0', onBatch: () => {}, loadPcap: () => pcap, healthCheckIntervalMs: 0 });
+    cap.start();
+    expect(pcap.options).to.include({ snap_length: 128, buffer_size: 10 * 1024 * 1024, promiscuous: true, filter: '' });
+    cap.stop();
+  });
+
+  it('the system clock stepped back a day: the packets before it go out as a final batch, the later ones keep their times, counted in timeEpochs; 30 s back is clamped', function () {
+    const pcap = fakePcap();
+    const batches = [];
+    const cap = new LiveCapture({ interface: 'eth0', batchSize: 100, flushIntervalMs: 60000, healthCheckIntervalMs: 0, onBatch: (b) => batches.push(b), loadPcap: () => pcap });
+    cap.start();
+    const s = pcap.sessions[0];
+    const T = 1_700_000_000;
+    const send = (sec, sport) => {
+      const pkt = B.ipv4({ proto: 17, payload: B.udp({ sport, dport: 53 }) });
+      s.emit('packet', { buf: pkt, header: header(sec, 0, pkt.length), link_type: 'LINKTYPE_RAW' });
+    };
+    send(T, 1); send(T + 1, 2); send(T - 29, 3); // 30 s back: clamped to T + 1
+    expect(batches).to.have.length(0);
+    send(T + 1 - 86400, 4); // a day back: a new epoch
+    expect(batches.map((b) => [b.count, b.final, b.counters.timeEpochs, b.counters.timeClamped])).to.deep.equal([[3, true, 1, 1]]);
+    send(T + 2 - 86400, 5);
+    expect(cap.running, 'the capture goes on').to.equal(true);
+    cap.stop();
+    expect(batches.map((b) => [b.count, b.final])).to.deep.equal([[3, true], [2, true]]);
+    const times = batches.flatMap((b) => Array.from({ length: b.count }, (_, i) => packetAt(b, i).timeMs));
+    expect(times).to.deep.equal([T, T + 1, T + 1, T + 1 - 86400, T + 2 - 86400].map((x) => x * 1000));
+    expect(batches[1].counters).to.include({ timeEpochs: 1, timeClamped: 1, packetsRead: 5 });
+  });
+});
+
+describe('LiveCapture (core) with a stand-in pcap module: the interface disappears and returns', function () {
+  const { EventEmitter } = require('events');
+
+  it('down, then retrying with a delay doubling from 20 ms and capped at 80 ms (interface missing, then createSession throwing), then up; counting goes on', async function () {
+    const fake = { listed: true, failOpens: 0, opens: 0, sessions: [] };
+    fake.findalldevs = () => (fake.listed ? [{ name: 'fake9' }, { name: 'lo' }] : [{ name: 'lo' }]);
+    fake.createSession = () => {
+      fake.opens++;
+      if (fake.failOpens > 0) { fake.failOpens--; throw new Error("fake9: SIOCGIFHWADDR: No such device"); }
+      const s = new EventEmitter();
+      s.link_type = 'LINKTYPE_RAW';
+      s.close = () => { s.closed = true; };
+      s.stats = () => { if (s.closed) throw new Error('session already closed'); return { ps_recv: 0, ps_drop: 0, ps_ifdrop: 0 }; };
+      fake.sessions.push(s);
+      return s;
+    };
+    const events = [];
+    const batches = [];
+    const cap = new LiveCapture({
+      interface: 'fake9', batchSize: 1, flushIntervalMs: 60000, healthCheckIntervalMs: 5,
+      retry: { initialDelayMs: 20, maxDelayMs: 80 },
+      onBatch: (b) => batches.push(b), onInterfaceState: (e) => events.push(e), loadPcap: () => fake,
+    });
+    const waitFor = async (pred, what) => {
+      for (let i = 0; i < 1000 && !pred(); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(pred(), what).to.equal(true);
+    };
+    const packet = (sport) => {
+      const pkt = B.ipv4({ proto: 17, payload: B.udp({ sport, dport: 53 }) });
+      const h = Buffer.alloc(16);
+      const w = os.endianness() === 'LE' ? 'writeUInt32LE' : 'writeUInt32BE';
+      h[w](1_700_000_000, 0); h[w](pkt.length, 8); h[w](pkt.length, 12);
+      fake.sessions[fake.sessions.length - 1].emit('packet', { buf: pkt, header: h, link_type: 'LINKTYPE_RAW' });
+    };
+    try {
+      cap.start();
+      packet(1);
+      fake.listed = false; // the interface disappears
+      await waitFor(() => events.length >= 1, 'down');
+      expect(events[0]).to.include({ state: 'down', reason: 'gone', retryInMs: 20 });
+      expect(fake.sessions[0].closed, 'the handle was closed').to.equal(true);
+      expect(cap.down).to.equal(true);
+      await waitFor(() => events.length >= 4, 'three retries while the interface is missing');
+      fake.failOpens = 2; // listed again, but opening it fails twice more
+      fake.listed = true;
+      const opensBefore = fake.opens;
+      await waitFor(() => events.some((e) => e.state === 'up'), 'up');
+      expect(fake.opens - opensBefore, 'two failed opens and the one that worked').to.equal(3);
+      const retries = events.slice(1, -1);
+      expect(retries.every((e) => e.state === 'retrying')).to.equal(true);
+      expect(retries.length).to.be.at.least(5);
+      const delays = retries.map((e) => e.retryInMs);
+      expect(delays.slice(0, 3)).to.deep.equal([40, 80, 80]);
+      expect(delays.every((d) => d === 80 || d === 40)).to.equal(true);
+      expect(retries.slice(-2).map((e) => e.message)).to.satisfy((m) => m.every((x) => /cannot be opened yet \(.*No such device/.test(x)));
+      expect(events[events.length - 1].state).to.equal('up');
+      expect(cap.running).to.equal(true);
+      packet(2);
+      expect(batches.filter((b) => b.count > 0).map((b) => packetAt(b, 0).srcPort)).to.deep.equal([1, 2]);
+      expect(batches.map((b) => b.seq)).to.deep.equal(batches.map((_, i) => i)); // one run across the outage
+    } finally {
+      cap.stop();
+    }
   });
 });
 
