@@ -18,7 +18,7 @@ import type {
 } from './contracts';
 import { HLL_DEFAULT_PRECISION, HyperLogLog, HyperLogLogPool } from './hyperloglog';
 import {
-  FLOW_STATE, FlowTable, HostTable, PROTO_CLASS, PROTO_CLASSES, REFLECTOR_INDEX, REFLECTOR_PORTS, ROLE_DST, ROLE_SRC, WIN, WIN_FLAG, WIN_WIDTH,
+  FLOW_KEY, FLOW_KEY_WIDTH, HOST_SUM, HOST_SUM_WIDTH, FLOW_NUM, FLOW_NUM_WIDTH, FLOW_STATE, FlowTable, HostTable, PROTO_CLASS, PROTO_CLASSES, REFLECTOR_INDEX, REFLECTOR_PORTS, ROLE_DST, ROLE_SRC, WIN, WIN_FLAG, WIN_WIDTH,
   hashAddress, hashWords, murmurFinal, murmurMix,
 } from './flow-table';
 
@@ -266,6 +266,8 @@ export const CLOSE_STEP_RECORDS = 128;
 
 /** `udpReflectorBytes<port>` metric names in {@link REFLECTOR_PORTS} order (built once, not per record). */
 const REFLECTOR_METRIC_NAMES: readonly string[] = Object.freeze(REFLECTOR_PORTS.map((p) => `udpReflectorBytes${p}`));
+/** True while {@link REFLECTOR_PORTS} is the list the host-metrics literal spells out (else the general path builds those records). */
+const REFLECTOR_LITERAL = REFLECTOR_PORTS.join(',') === '53,123,161,389,1900,11211,19,4500,3702,37810';
 
 /**
  * The work of one {@link FlowAggregator.ingest} or {@link FlowAggregator.flush} cut into bounded
@@ -463,7 +465,7 @@ export class FlowAggregator {
   private ifOutOfOrder = 0;
   private ifRttSum = 0;
   private ifRttCount = 0;
-  private readonly ifProtoPackets = new Uint32Array(PROTO_CLASSES);
+  private readonly ifProtoPackets = new Float64Array(PROTO_CLASSES);
   private readonly ifProtoBytes = new Float64Array(PROTO_CLASSES);
   private readonly ifReflectorBytes = new Float64Array(REFLECTOR_PORTS.length);
 
@@ -712,33 +714,40 @@ export class FlowAggregator {
         if ((ifPorts[word]! & bit) === 0) { ifPorts[word] = ifPorts[word]! | bit; this.ifPortCount++; }
       }
 
-      const hs = hashAddress(srcW, w, hostSeed);
-      const hd = hashAddress(dstW, w, hostSeed);
+      // host-table hashes of the two addresses (also the sketches' first hash): computed only when needed
+      // (hk bit 1: hs known, bit 2: hd known); a packet of a flow already seen in the window needs neither
+      let hs = 0, hd = 0, hk = 0;
       let newFlow = 0;
       let data = 0, retrans = 0, gap = 0, rtt = -1;
+      // the packet's flow slot when it has one, and the host ids cached on it for this window (-1: none)
+      let flowSlot = -1, cachedSrc = -1;
       if (hasPorts) {
-        const slot = flows.findOrInsert(srcW, w, dstW, w, sp, dp, proto, flows.hashTuple(hs, hd, sp, dp, proto), timeMs, i);
-        flows.winBytes[slot] = flows.winBytes[slot]! + len;
+        const slot = flows.findOrInsert(srcW, w, dstW, w, sp, dp, proto, flows.hashKey(srcW, w, dstW, w, sp, dp, proto), timeMs, i);
+        flowSlot = slot;
+        cachedSrc = flows.keys[slot * FLOW_KEY_WIDTH + FLOW_KEY.HOST_SRC]!;
+        const nums = flows.nums, no = slot * FLOW_NUM_WIDTH;
+        nums[no + FLOW_NUM.WIN_BYTES] = nums[no + FLOW_NUM.WIN_BYTES]! + len;
         const wc = flows.winCounts, wo = slot * WIN_WIDTH;
         wc[wo + WIN.PACKETS] = wc[wo + WIN.PACKETS]! + 1;
-        if (flows.lastWasNew) { flows.totalBytes[slot] = len; flows.totalPackets[slot] = 1; } else {
-          flows.totalBytes[slot] = flows.totalBytes[slot]! + len;
-          flows.totalPackets[slot] = flows.totalPackets[slot]! + 1;
+        if (flows.lastWasNew) { nums[no + FLOW_NUM.TOTAL_BYTES] = len; nums[no + FLOW_NUM.TOTAL_PACKETS] = 1; } else {
+          nums[no + FLOW_NUM.TOTAL_BYTES] = nums[no + FLOW_NUM.TOTAL_BYTES]! + len;
+          nums[no + FLOW_NUM.TOTAL_PACKETS] = nums[no + FLOW_NUM.TOTAL_PACKETS]! + 1;
         }
         if (isSyn !== 0) wc[wo + WIN.SYN] = wc[wo + WIN.SYN]! + 1;
         if (isSynAck !== 0) wc[wo + WIN.SYNACK] = wc[wo + WIN.SYNACK]! + 1;
         if (flows.lastWasNew) { newFlow = 1; this.ifNewFlows++; }
         if (isTcp) {
-          let st = flows.state[slot]!;
+          let st = wc[wo + WIN.STATE]!;
           // handshake RTT at the capture point: SYN (client flow) → SYN-ACK (reverse flow) → ACK (client flow)
           if (isSyn === 1) {
             if ((st & FLOW_STATE.SYN_SEEN) === 0) { flows.synTimeMs[slot] = t; st |= FLOW_STATE.SYN_SEEN; }
           } else if (isSynAck === 1) {
-            const c = flows.find(dstW, w, srcW, w, dp, sp, proto, flows.hashTuple(hd, hs, dp, sp, proto));
-            if (c >= 0 && (flows.state[c]! & (FLOW_STATE.SYN_SEEN | FLOW_STATE.SYNACK_SEEN)) === FLOW_STATE.SYN_SEEN && t >= flows.synTimeMs[c]!) {
+            const c = flows.find(dstW, w, srcW, w, dp, sp, proto, flows.hashKey(dstW, w, srcW, w, dp, sp, proto));
+            const co = c * WIN_WIDTH + WIN.STATE;
+            if (c >= 0 && (wc[co]! & (FLOW_STATE.SYN_SEEN | FLOW_STATE.SYNACK_SEEN)) === FLOW_STATE.SYN_SEEN && t >= flows.synTimeMs[c]!) {
               flows.synAckTimeMs[c] = t;
               flows.synToSynAckMs[c] = t - flows.synTimeMs[c]!;
-              flows.state[c] = flows.state[c]! | FLOW_STATE.SYNACK_SEEN;
+              wc[co] = wc[co]! | FLOW_STATE.SYNACK_SEEN;
             }
           } else if ((rawFlags & TCP_FLAG.ACK) !== 0 && (st & (FLOW_STATE.HANDSHAKE_DONE | FLOW_STATE.SYNACK_SEEN)) === FLOW_STATE.SYNACK_SEEN
             && t >= flows.synAckTimeMs[slot]!) {
@@ -756,10 +765,10 @@ export class FlowAggregator {
           const ipPayload = payloadLength[i]!;
           const seq = tcpSeq[i]!;
           const isSynFlag = (rawFlags & TCP_FLAG.SYN) !== 0;
-          let hMin = (st & FLOW_STATE.HEADER_KNOWN) !== 0 ? flows.tcpHeaderMin[slot]! : 0;
+          let hMin = (st & FLOW_STATE.HEADER_KNOWN) !== 0 ? wc[wo + WIN.HEADER_MIN]! : 0;
           if (!isSynFlag && ipPayload >= 20 && (hMin === 0 || ipPayload < hMin)) {
             hMin = ipPayload > 60 ? 60 : ipPayload;
-            flows.tcpHeaderMin[slot] = hMin;
+            wc[wo + WIN.HEADER_MIN] = hMin;
             st |= FLOW_STATE.HEADER_KNOWN;
           }
           // a pure ACK carrying SACK blocks (RFC 2018: 2 + 8n bytes, NOP-padded to 12, 20, 28 or 36) is no data
@@ -775,9 +784,9 @@ export class FlowAggregator {
           const endHigh = (seq + dataHigh + seqUsed) >>> 0;
           if (dataLow > 0) data = 1;
           if ((st & FLOW_STATE.SEQ_VALID) === 0) {
-            if (isRst === 0) { flows.seqEnd[slot] = endLow; flows.seqEndHigh[slot] = endHigh; st |= FLOW_STATE.SEQ_VALID; }
+            if (isRst === 0) { wc[wo + WIN.SEQ_END] = endLow; wc[wo + WIN.SEQ_END_HIGH] = endHigh; st |= FLOW_STATE.SEQ_VALID; }
           } else {
-            const low = flows.seqEnd[slot]!, high = flows.seqEndHigh[slot]!;
+            const low = wc[wo + WIN.SEQ_END]!, high = wc[wo + WIN.SEQ_END_HIGH]!;
             if (data === 1 && dataLow === 1 && isFin === 0 && isRst === 0 && ((low - seq) | 0) === 1) {
               // a keep-alive (RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT − 1 with one garbage octet): no data
               data = 0;
@@ -787,13 +796,13 @@ export class FlowAggregator {
               else if (((seq - high) | 0) > 0) gap = 1;
             }
             if (isRst === 0) {
-              if (((endLow - low) | 0) > 0) flows.seqEnd[slot] = endLow;
-              if (((endHigh - high) | 0) > 0) flows.seqEndHigh[slot] = endHigh;
+              if (((endLow - low) | 0) > 0) wc[wo + WIN.SEQ_END] = endLow;
+              if (((endHigh - high) | 0) > 0) wc[wo + WIN.SEQ_END_HIGH] = endHigh;
             }
           }
           if (isFin === 1) st |= FLOW_STATE.FIN;
           if (isRst === 1) st |= FLOW_STATE.RST;
-          flows.state[slot] = st;
+          wc[wo + WIN.STATE] = st;
           if (isRst !== 0) wc[wo + WIN.RST] = wc[wo + WIN.RST]! + 1;
           if (isFin !== 0) wc[wo + WIN.FIN] = wc[wo + WIN.FIN]! + 1;
           if (data !== 0) {
@@ -812,23 +821,43 @@ export class FlowAggregator {
 
       // the RTT (a double) reaches countHost through packetRtt: a double argument would be boxed per call
       const hasRtt = rtt >= 0 ? 1 : 0;
-      // hosts: find both first so that either can be the other's peer even when only one has room
-      let sid = hosts.find(srcW, w, hs);
-      let did = hosts.find(dstW, w, hd);
-      const srcId = hosts.claim(srcW, w, hs, sid, ROLE_SRC);
-      if (srcId >= 0) sid = srcId;
-      if (did < 0 && srcId >= 0 && hs === hd) did = hosts.find(dstW, w, hd); // src and dst the same address (loopback)
-      const dstId = hosts.claim(dstW, w, hd, did, ROLE_DST);
-      if (dstId >= 0) did = dstId;
+      // hosts: a packet of a flow whose earlier packet in this window gave both addresses records reuses
+      // the host ids cached on the flow; its destination port and peer are already in the hosts' sets
+      // (same flow: same ports, same peer), so only the counters change
+      let sid: number, did: number, srcId: number, dstId: number;
+      const known = cachedSrc >= 0;
+      if (known) {
+        sid = srcId = cachedSrc;
+        did = dstId = flows.keys[flowSlot * FLOW_KEY_WIDTH + FLOW_KEY.HOST_DST]!;
+      } else {
+        hs = hashAddress(srcW, w, hostSeed);
+        hd = hashAddress(dstW, w, hostSeed);
+        hk = 3;
+        // find both first so that either can be the other's peer even when only one has room
+        sid = hosts.find(srcW, w, hs);
+        did = hosts.find(dstW, w, hd);
+        srcId = hosts.claim(srcW, w, hs, sid, ROLE_SRC);
+        if (srcId >= 0) sid = srcId;
+        if (did < 0 && srcId >= 0 && hs === hd) did = hosts.find(dstW, w, hd); // src and dst the same address (loopback)
+        dstId = hosts.claim(dstW, w, hd, did, ROLE_DST);
+        if (dstId >= 0) did = dstId;
+        if (flowSlot >= 0 && srcId >= 0 && dstId >= 0) {
+          const ko = flowSlot * FLOW_KEY_WIDTH;
+          flows.keys[ko + FLOW_KEY.HOST_SRC] = srcId; flows.keys[ko + FLOW_KEY.HOST_DST] = dstId;
+        }
+      }
       // second hashes of the two addresses for the sketches, computed only when a sketch needs them
       let h2s = 0, h2d = 0, h2known = 0;
       if (srcId >= 0) {
         this.countHost(hosts, ROLE_SRC, srcId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, hasRtt);
-        if (portValue >= 0) hosts.dstPorts[ROLE_SRC].add(srcId, portValue);
-        if (did >= 0) hosts.peers[ROLE_SRC].add(srcId, did);
-        else if (hosts.peerMissed[ROLE_SRC][srcId] === 0) { hosts.peerMissed[ROLE_SRC][srcId] = 1; this.startPeerSketch(hosts, hostSketches, ROLE_SRC, srcId); }
+        if (!known) {
+          if (portValue >= 0) hosts.dstPorts[ROLE_SRC].add(srcId, portValue);
+          if (did >= 0) hosts.peers[ROLE_SRC].add(srcId, did);
+          else if (hosts.peerMissed[ROLE_SRC][srcId] === 0) { hosts.peerMissed[ROLE_SRC][srcId] = 1; this.startPeerSketch(hosts, hostSketches, ROLE_SRC, srcId); }
+        }
         const sk = hosts.peerSketch[ROLE_SRC][srcId]!;
         if (sk !== 0) {
+          if ((hk & 2) === 0) { hd = hashAddress(dstW, w, hostSeed); hk |= 2; }
           if ((h2known & 2) === 0) { h2d = hashAddress(dstW, w, sketchSeed); h2known |= 2; }
           hostSketches.add(sk - 1, hd, h2d);
         }
@@ -841,11 +870,14 @@ export class FlowAggregator {
       }
       if (dstId >= 0) {
         this.countHost(hosts, ROLE_DST, dstId, len, isSyn, isSynAck, isRst, isFin, newFlow, pclass, refl, data, retrans, gap, hasRtt);
-        if (portValue >= 0) hosts.dstPorts[ROLE_DST].add(dstId, portValue);
-        if (sid >= 0) hosts.peers[ROLE_DST].add(dstId, sid);
-        else if (hosts.peerMissed[ROLE_DST][dstId] === 0) { hosts.peerMissed[ROLE_DST][dstId] = 1; this.startPeerSketch(hosts, hostSketches, ROLE_DST, dstId); }
+        if (!known) {
+          if (portValue >= 0) hosts.dstPorts[ROLE_DST].add(dstId, portValue);
+          if (sid >= 0) hosts.peers[ROLE_DST].add(dstId, sid);
+          else if (hosts.peerMissed[ROLE_DST][dstId] === 0) { hosts.peerMissed[ROLE_DST][dstId] = 1; this.startPeerSketch(hosts, hostSketches, ROLE_DST, dstId); }
+        }
         const sk = hosts.peerSketch[ROLE_DST][dstId]!;
         if (sk !== 0) {
+          if ((hk & 1) === 0) { hs = hashAddress(srcW, w, hostSeed); hk |= 1; }
           if ((h2known & 1) === 0) { h2s = hashAddress(srcW, w, sketchSeed); h2known |= 1; }
           hostSketches.add(sk - 1, hs, h2s);
         }
@@ -855,6 +887,8 @@ export class FlowAggregator {
       if ((sid < 0 || did < 0) && !this.winHostMissed) { this.winHostMissed = true; this.startInterfaceSketch(); }
       if (this.ifSketchOn) {
         const ifSketch = this.ifSketch!;
+        if ((hk & 1) === 0) { hs = hashAddress(srcW, w, hostSeed); hk |= 1; }
+        if ((hk & 2) === 0) { hd = hashAddress(dstW, w, hostSeed); hk |= 2; }
         if ((h2known & 1) === 0) { h2s = hashAddress(srcW, w, sketchSeed); h2known |= 1; }
         if ((h2known & 2) === 0) { h2d = hashAddress(dstW, w, sketchSeed); h2known |= 2; }
         ifSketch.addHashes(hs, h2s);
@@ -880,9 +914,11 @@ export class FlowAggregator {
           if (sk !== 0) {
             // the client is the source when the packet goes to the server
             if (toServer) {
+              if ((hk & 1) === 0) { hs = hashAddress(srcW, w, hostSeed); hk |= 1; }
               if ((h2known & 1) === 0) { h2s = hashAddress(srcW, w, sketchSeed); h2known |= 1; }
               this.serviceSketches!.add(sk - 1, hs, h2s);
             } else {
+              if ((hk & 2) === 0) { hd = hashAddress(dstW, w, hostSeed); hk |= 2; }
               if ((h2known & 2) === 0) { h2d = hashAddress(dstW, w, sketchSeed); h2known |= 2; }
               this.serviceSketches!.add(sk - 1, hd, h2d);
             }
@@ -897,6 +933,8 @@ export class FlowAggregator {
         const ks = this.keyScratch;
         ks[0] = srcW[w]!; ks[1] = srcW[w + 1]!; ks[2] = srcW[w + 2]!; ks[3] = srcW[w + 3]!;
         ks[4] = dstW[w]!; ks[5] = dstW[w + 1]!; ks[6] = dstW[w + 2]!; ks[7] = dstW[w + 3]!;
+        if ((hk & 1) === 0) { hs = hashAddress(srcW, w, hostSeed); hk |= 1; }
+        if ((hk & 2) === 0) { hd = hashAddress(dstW, w, hostSeed); hk |= 2; }
         const h = murmurFinal(murmurMix(murmurMix(pairs.seed, hs), hd) ^ 32);
         const id = pairs.claim(ks, 0, h, pairs.find(ks, 0, h), ROLE_SRC);
         if (id >= 0) {
@@ -926,9 +964,11 @@ export class FlowAggregator {
           if (sk !== 0) {
             // the peer of what a subnet sent is the destination, of what it received the source
             if (role === ROLE_SRC) {
+              if ((hk & 2) === 0) { hd = hashAddress(dstW, w, hostSeed); hk |= 2; }
               if ((h2known & 2) === 0) { h2d = hashAddress(dstW, w, sketchSeed); h2known |= 2; }
               this.subnetSketches!.add(sk - 1, hd, h2d);
             } else {
+              if ((hk & 1) === 0) { hs = hashAddress(srcW, w, hostSeed); hk |= 1; }
               if ((h2known & 1) === 0) { h2s = hashAddress(srcW, w, sketchSeed); h2known |= 1; }
               this.subnetSketches!.add(sk - 1, hs, h2s);
             }
@@ -990,24 +1030,28 @@ export class FlowAggregator {
     h: HostTable, role: number, id: number, len: number, isSyn: number, isSynAck: number, isRst: number, isFin: number, newFlow: number,
     pclass: number, refl: number, data: number, retrans: number, gap: number, hasRtt: number,
   ): void {
-    h.bytes[role]![id] = h.bytes[role]![id]! + len;
-    h.packets[role]![id] = h.packets[role]![id]! + 1;
-    h.syn[role]![id] = h.syn[role]![id]! + isSyn;
-    h.synAck[role]![id] = h.synAck[role]![id]! + isSynAck;
-    h.rst[role]![id] = h.rst[role]![id]! + isRst;
-    h.fin[role]![id] = h.fin[role]![id]! + isFin;
-    h.newFlows[role]![id] = h.newFlows[role]![id]! + newFlow;
+    const sums = h.sums[role]!, so = id * HOST_SUM_WIDTH;
+    sums[so + HOST_SUM.BYTES] = sums[so + HOST_SUM.BYTES]! + len;
+    sums[so + HOST_SUM.PACKETS] = sums[so + HOST_SUM.PACKETS]! + 1;
+    // the flag counters are 0 for most packets: each is its own column (its own cache line), so only
+    // the non-zero ones are touched
+    if ((isSyn | isSynAck | isRst | isFin | newFlow) !== 0) {
+      if (isSyn !== 0) h.syn[role]![id] = h.syn[role]![id]! + isSyn;
+      if (isSynAck !== 0) h.synAck[role]![id] = h.synAck[role]![id]! + isSynAck;
+      if (isRst !== 0) h.rst[role]![id] = h.rst[role]![id]! + isRst;
+      if (isFin !== 0) h.fin[role]![id] = h.fin[role]![id]! + isFin;
+      if (newFlow !== 0) h.newFlows[role]![id] = h.newFlows[role]![id]! + newFlow;
+    }
     if (pclass < PROTO_CLASSES) {
-      const pc = id * PROTO_CLASSES + pclass;
-      h.protoPackets[role]![pc] = h.protoPackets[role]![pc]! + 1;
-      h.protoBytes[role]![pc] = h.protoBytes[role]![pc]! + len;
+      const pb = so + HOST_SUM.PROTO_BYTES + pclass, pp = so + HOST_SUM.PROTO_PACKETS + pclass;
+      sums[pb] = sums[pb]! + len;
+      sums[pp] = sums[pp]! + 1;
     }
     if (refl >= 0) h.reflectorBytes[role]!.add(id, refl, len);
-    if (data !== 0 || retrans !== 0 || gap !== 0) {
-      h.dataSegments[role]![id] = h.dataSegments[role]![id]! + data;
-      h.retransmissions[role]![id] = h.retransmissions[role]![id]! + retrans;
-      h.outOfOrder[role]![id] = h.outOfOrder[role]![id]! + gap;
-    }
+    // each its own column: only the non-zero ones are touched (most data segments are neither retransmissions nor gaps)
+    if (data !== 0) h.dataSegments[role]![id] = h.dataSegments[role]![id]! + data;
+    if (retrans !== 0) h.retransmissions[role]![id] = h.retransmissions[role]![id]! + retrans;
+    if (gap !== 0) h.outOfOrder[role]![id] = h.outOfOrder[role]![id]! + gap;
     if (hasRtt !== 0) { h.rttSum[role]![id] = h.rttSum[role]![id]! + this.packetRtt[0]!; h.rttCount[role]![id] = h.rttCount[role]![id]! + 1; }
   }
 
@@ -1089,13 +1133,126 @@ export class FlowAggregator {
     };
   }
 
+  /**
+   * The metrics of a host record: {@link metrics} followed by {@link mixMetrics}'s, the same names in
+   * the same order, built as one object literal when no reflector bytes were seen (the common case:
+   * no property added one by one, so no property store grown per record); otherwise by those two.
+   * `sums` / `so`: the key's {@link HostTable.sums} row.
+   */
+  private hostMetrics(
+    bytes: number, packets: number, syn: number, synAck: number, newFlows: number, ports: number, peers: number,
+    rst: number, fin: number, dataSegments: number, retransmissions: number, outOfOrder: number,
+    sums: Float64Array, so: number, reflector: Float64Array, rOff: number, rttSum: number, rttCount: number,
+  ): Metrics {
+    let total = 0;
+    if (rOff >= 0) for (let k = 0; k < REFLECTOR_PORTS.length; k++) total += reflector[rOff + k]!;
+    if (total > 0 && !REFLECTOR_LITERAL) {
+      const m = this.metrics(bytes, packets, syn, synAck, newFlows, ports, peers, rst, fin, dataSegments, retransmissions, outOfOrder);
+      this.mixMetrics(m, packets, bytes, sums, so + HOST_SUM.PROTO_PACKETS, sums, so + HOST_SUM.PROTO_BYTES, reflector, rOff, rttSum, rttCount);
+      return m;
+    }
+    if (total > 0) {
+      return this.hostMetricsReflector(bytes, packets, syn, synAck, newFlows, ports, peers, rst, fin, dataSegments, retransmissions, outOfOrder,
+        sums, so, reflector, rOff, total, rttSum, rttCount);
+    }
+    const sec = this.windowSeconds;
+    const pp = so + HOST_SUM.PROTO_PACKETS, pb = so + HOST_SUM.PROTO_BYTES;
+    const tp = sums[pp + PROTO_CLASS.TCP]!, up = sums[pp + PROTO_CLASS.UDP]!, ip = sums[pp + PROTO_CLASS.ICMP]!;
+    const tb = sums[pb + PROTO_CLASS.TCP]!, ub = sums[pb + PROTO_CLASS.UDP]!, ib = sums[pb + PROTO_CLASS.ICMP]!;
+    const m: Metrics = {
+      bytes,
+      packets,
+      bitsPerSecond: (bytes * 8) / sec,
+      packetsPerSecond: packets / sec,
+      synCount: syn,
+      synAckCount: synAck,
+      rstCount: rst,
+      finCount: fin,
+      newFlows,
+      newFlowsPerSecond: newFlows / sec,
+      distinctDstPorts: ports,
+      distinctPeers: peers,
+      tcpRetransmissions: retransmissions,
+      tcpOutOfOrder: outOfOrder,
+      packetLossPercent: dataSegments > 0 ? (retransmissions / dataSegments) * 100 : 0,
+      tcpPacketsPercent: packets > 0 ? (tp / packets) * 100 : 0,
+      udpPacketsPercent: packets > 0 ? (up / packets) * 100 : 0,
+      icmpPacketsPercent: packets > 0 ? (ip / packets) * 100 : 0,
+      otherPacketsPercent: packets > 0 ? ((packets - tp - up - ip) / packets) * 100 : 0,
+      tcpBytesPercent: bytes > 0 ? (tb / bytes) * 100 : 0,
+      udpBytesPercent: bytes > 0 ? (ub / bytes) * 100 : 0,
+      icmpBytesPercent: bytes > 0 ? (ib / bytes) * 100 : 0,
+      otherBytesPercent: bytes > 0 ? ((bytes - tb - ub - ib) / bytes) * 100 : 0,
+      udpReflectorBytes: total,
+      handshakes: rttCount,
+    };
+    if (rttCount > 0) m.handshakeRttMs = rttSum / rttCount;
+    return m;
+  }
+
+  /**
+   * {@link hostMetrics} of a key with reflector bytes: the same names in the same order as
+   * {@link metrics} + {@link mixMetrics} (the per-port names between `udpReflectorBytes` and
+   * `handshakes`), as one literal; only while {@link REFLECTOR_PORTS} is the list it spells out
+   * (`REFLECTOR_LITERAL`).
+   */
+  private hostMetricsReflector(
+    bytes: number, packets: number, syn: number, synAck: number, newFlows: number, ports: number, peers: number,
+    rst: number, fin: number, dataSegments: number, retransmissions: number, outOfOrder: number,
+    sums: Float64Array, so: number, reflector: Float64Array, rOff: number, total: number, rttSum: number, rttCount: number,
+  ): Metrics {
+    const sec = this.windowSeconds;
+    const pp = so + HOST_SUM.PROTO_PACKETS, pb = so + HOST_SUM.PROTO_BYTES;
+    const tp = sums[pp + PROTO_CLASS.TCP]!, up = sums[pp + PROTO_CLASS.UDP]!, ip = sums[pp + PROTO_CLASS.ICMP]!;
+    const tb = sums[pb + PROTO_CLASS.TCP]!, ub = sums[pb + PROTO_CLASS.UDP]!, ib = sums[pb + PROTO_CLASS.ICMP]!;
+    const m: Metrics = {
+      bytes,
+      packets,
+      bitsPerSecond: (bytes * 8) / sec,
+      packetsPerSecond: packets / sec,
+      synCount: syn,
+      synAckCount: synAck,
+      rstCount: rst,
+      finCount: fin,
+      newFlows,
+      newFlowsPerSecond: newFlows / sec,
+      distinctDstPorts: ports,
+      distinctPeers: peers,
+      tcpRetransmissions: retransmissions,
+      tcpOutOfOrder: outOfOrder,
+      packetLossPercent: dataSegments > 0 ? (retransmissions / dataSegments) * 100 : 0,
+      tcpPacketsPercent: packets > 0 ? (tp / packets) * 100 : 0,
+      udpPacketsPercent: packets > 0 ? (up / packets) * 100 : 0,
+      icmpPacketsPercent: packets > 0 ? (ip / packets) * 100 : 0,
+      otherPacketsPercent: packets > 0 ? ((packets - tp - up - ip) / packets) * 100 : 0,
+      tcpBytesPercent: bytes > 0 ? (tb / bytes) * 100 : 0,
+      udpBytesPercent: bytes > 0 ? (ub / bytes) * 100 : 0,
+      icmpBytesPercent: bytes > 0 ? (ib / bytes) * 100 : 0,
+      otherBytesPercent: bytes > 0 ? ((bytes - tb - ub - ib) / bytes) * 100 : 0,
+      udpReflectorBytes: total,
+      udpReflectorBytes53: reflector[rOff]!,
+      udpReflectorBytes123: reflector[rOff + 1]!,
+      udpReflectorBytes161: reflector[rOff + 2]!,
+      udpReflectorBytes389: reflector[rOff + 3]!,
+      udpReflectorBytes1900: reflector[rOff + 4]!,
+      udpReflectorBytes11211: reflector[rOff + 5]!,
+      udpReflectorBytes19: reflector[rOff + 6]!,
+      udpReflectorBytes4500: reflector[rOff + 7]!,
+      udpReflectorBytes3702: reflector[rOff + 8]!,
+      udpReflectorBytes37810: reflector[rOff + 9]!,
+      handshakes: rttCount,
+    };
+    if (rttCount > 0) m.handshakeRttMs = rttSum / rttCount;
+    return m;
+  }
+
   /** Adds the host/interface-only metrics: protocol mix, reflector bytes, mean handshake RTT. */
   private mixMetrics(
-    m: Metrics, packets: number, bytes: number, protoPackets: Uint32Array, protoBytes: Float64Array, pOff: number,
+    m: Metrics, packets: number, bytes: number, protoPackets: Float64Array, pOff: number, protoBytes: Float64Array, bOff: number,
     reflector: Float64Array, rOff: number, rttSum: number, rttCount: number,
   ): void {
     const tp = protoPackets[pOff + PROTO_CLASS.TCP]!, up = protoPackets[pOff + PROTO_CLASS.UDP]!, ip = protoPackets[pOff + PROTO_CLASS.ICMP]!;
-    const tb = protoBytes[pOff + PROTO_CLASS.TCP]!, ub = protoBytes[pOff + PROTO_CLASS.UDP]!, ib = protoBytes[pOff + PROTO_CLASS.ICMP]!;
+    const tb = protoBytes[bOff + PROTO_CLASS.TCP]!, ub = protoBytes[bOff + PROTO_CLASS.UDP]!, ib = protoBytes[bOff + PROTO_CLASS.ICMP]!;
     const pp = (n: number): number => (packets > 0 ? (n / packets) * 100 : 0);
     const bp = (n: number): number => (bytes > 0 ? (n / bytes) * 100 : 0);
     m.tcpPacketsPercent = pp(tp);
@@ -1164,7 +1321,7 @@ export class FlowAggregator {
       const ifPeers = this.ifSketchOn ? Math.max(hosts.size, Math.round(this.ifSketch!.estimate())) : hosts.size;
       const m = this.metrics(this.ifBytes, this.ifPackets, this.ifSyn, this.ifSynAck, this.ifNewFlows, this.ifPortCount, ifPeers,
         this.ifRst, this.ifFin, this.ifDataSegments, this.ifRetransmissions, this.ifOutOfOrder);
-      this.mixMetrics(m, this.ifPackets, this.ifBytes, this.ifProtoPackets, this.ifProtoBytes, 0, this.ifReflectorBytes, 0, this.ifRttSum, this.ifRttCount);
+      this.mixMetrics(m, this.ifPackets, this.ifBytes, this.ifProtoPackets, 0, this.ifProtoBytes, 0, this.ifReflectorBytes, 0, this.ifRttSum, this.ifRttCount);
       const rec: TrafficRecord = { scope: 'interface', key: `iface ${ifName}`, windowStart: start, windowEnd: end, metrics: m };
       if (this.winHostMissed) rec.distinctAccuracy = { distinctPeers: this.ifSketchOn ? 'estimate' : 'lower-bound' };
       records.push(rec);
@@ -1176,19 +1333,19 @@ export class FlowAggregator {
       for (let k = 0; k < hosts.roleCount[role]!; k++) {
         const id = order[k]!;
         const ip = this.hostAddress(id);
-        const bytes = hosts.bytes[role]![id]!, packets = hosts.packets[role]![id]!;
-        const m = this.metrics(bytes, packets, hosts.syn[role]![id]!, hosts.synAck[role]![id]!,
-          hosts.newFlows[role]![id]!, hosts.dstPorts[role]!.count(id), this.peerCount(hosts, this.hostSketches, role, id),
-          hosts.rst[role]![id]!, hosts.fin[role]![id]!, hosts.dataSegments[role]![id]!, hosts.retransmissions[role]![id]!, hosts.outOfOrder[role]![id]!);
+        const sums = hosts.sums[role]!, so = id * HOST_SUM_WIDTH;
+        const bytes = sums[so + HOST_SUM.BYTES]!, packets = sums[so + HOST_SUM.PACKETS]!;
         const refl = hosts.reflectorBytes[role]!;
         const row = refl.rowOf[id]!;
-        this.mixMetrics(m, packets, bytes, hosts.protoPackets[role]!, hosts.protoBytes[role]!, id * PROTO_CLASSES,
-          refl.pool, row < 0 ? -1 : row * REFLECTOR_PORTS.length, hosts.rttSum[role]![id]!, hosts.rttCount[role]![id]!);
-        const rec: TrafficRecord = {
-          scope, key: `${role === ROLE_SRC ? 'src' : 'dst'} ${ip}`, windowStart: start, windowEnd: end, metrics: m,
-        };
+        const m = this.hostMetrics(bytes, packets, hosts.syn[role]![id]!, hosts.synAck[role]![id]!,
+          hosts.newFlows[role]![id]!, hosts.dstPorts[role]!.count(id), this.peerCount(hosts, this.hostSketches, role, id),
+          hosts.rst[role]![id]!, hosts.fin[role]![id]!, hosts.dataSegments[role]![id]!, hosts.retransmissions[role]![id]!, hosts.outOfOrder[role]![id]!,
+          sums, so, refl.pool, row < 0 ? -1 : row * REFLECTOR_PORTS.length, hosts.rttSum[role]![id]!, hosts.rttCount[role]![id]!);
+        // srcIp / dstIp in the literal (the same name order as adding it after): one shape per role
+        const rec: TrafficRecord = role === ROLE_SRC
+          ? { scope, key: `src ${ip}`, windowStart: start, windowEnd: end, metrics: m, srcIp: ip }
+          : { scope, key: `dst ${ip}`, windowStart: start, windowEnd: end, metrics: m, dstIp: ip };
         if (role === ROLE_SRC) {
-          rec.srcIp = ip;
           if (hosts.syn[ROLE_SRC][id]! > 0) {
             const scan: ScanEvidence = {
               synDstPorts: hosts.synDstPorts.sorted(id),
@@ -1198,8 +1355,6 @@ export class FlowAggregator {
             if (scan.synDstHosts === 1) scan.synDstHost = this.hostAddress(hosts.synDstHosts.first[id]!);
             rec.scan = scan;
           }
-        } else {
-          rec.dstIp = ip;
         }
         const accuracy = FlowAggregator.peerAccuracy(hosts, role, id);
         if (accuracy !== undefined) rec.distinctAccuracy = { distinctPeers: accuracy };
@@ -1214,7 +1369,7 @@ export class FlowAggregator {
     const idleCutoff = final ? Infinity : end - this.idleTimeoutMs();
     const activeTimeout = this.options.flowActiveTimeoutMs;
     let ended = 0;
-    const flowBytes = new Uint8Array(flows.addrWords.buffer, flows.addrWords.byteOffset, flows.addrWords.byteLength);
+    const flowBytes = new Uint8Array(flows.keys.buffer, flows.keys.byteOffset, flows.keys.byteLength);
     for (let k = 0; k < flows.activeCount; k++) {
       const slot = flows.active[k]!;
       const reason = this.flowEndReason(slot, end, idleCutoff, final, activeTimeout);
@@ -1230,8 +1385,8 @@ export class FlowAggregator {
     let seen = 0;
     for (let slot = flows.oldest; slot !== -1; slot = flows.newerThan(slot)) {
       if ((++seen & STEP) === 0) yield;
-      if (flows.lastSeenMs[slot]! >= idleCutoff) break; // recency order: every later flow is newer
-      if (flows.activePos[slot] !== -1) continue;
+      if (flows.lastSeenMs(slot) >= idleCutoff) break; // recency order: every later flow is newer
+      if (flows.isActive(slot)) continue;
       const reason = this.flowEndReason(slot, end, idleCutoff, final, activeTimeout);
       if (reason === undefined || reason === 'active') continue;
       ended++;
@@ -1271,7 +1426,7 @@ export class FlowAggregator {
 
   /** The metrics of key `id` of table `t` in `role` (every scope's metrics; `ports` / `peers` as given). */
   private tableMetrics(t: HostTable, role: number, id: number, ports: number, peers: number): Metrics {
-    return this.metrics(t.bytes[role]![id]!, t.packets[role]![id]!, t.syn[role]![id]!, t.synAck[role]![id]!, t.newFlows[role]![id]!, ports, peers,
+    return this.metrics(t.bytesOf(role, id), t.packetsOf(role, id), t.syn[role]![id]!, t.synAck[role]![id]!, t.newFlows[role]![id]!, ports, peers,
       t.rst[role]![id]!, t.fin[role]![id]!, t.dataSegments[role]![id]!, t.retransmissions[role]![id]!, t.outOfOrder[role]![id]!);
   }
 
@@ -1279,7 +1434,8 @@ export class FlowAggregator {
   private tableMix(m: Metrics, t: HostTable, role: number, id: number): void {
     const refl = t.reflectorBytes[role]!;
     const row = refl.rowOf[id]!;
-    this.mixMetrics(m, t.packets[role]![id]!, t.bytes[role]![id]!, t.protoPackets[role]!, t.protoBytes[role]!, id * PROTO_CLASSES,
+    const sums = t.sums[role]!, so = id * HOST_SUM_WIDTH;
+    this.mixMetrics(m, sums[so + HOST_SUM.PACKETS]!, sums[so + HOST_SUM.BYTES]!, sums, so + HOST_SUM.PROTO_PACKETS, sums, so + HOST_SUM.PROTO_BYTES,
       refl.pool, row < 0 ? -1 : row * REFLECTOR_PORTS.length, t.rttSum[role]![id]!, t.rttCount[role]![id]!);
   }
 
@@ -1372,15 +1528,15 @@ export class FlowAggregator {
    */
   private flowEndReason(slot: number, end: number, idleCutoff: number, final: boolean, activeTimeout: number): FlowEnd['reason'] | undefined {
     const f = this.flows;
-    const st = f.state[slot]!;
+    const st = f.stateOf(slot);
     let reason: FlowEnd['reason'] | undefined;
     if ((st & FLOW_STATE.END_REPORTED) === 0) {
       if ((st & FLOW_STATE.RST) !== 0) reason = 'rst';
       else if ((st & FLOW_STATE.FIN) !== 0) reason = 'fin';
       else if (final) reason = 'end-of-capture';
-      else if (f.lastSeenMs[slot]! < idleCutoff) reason = 'idle';
+      else if (f.lastSeenMs(slot) < idleCutoff) reason = 'idle';
     }
-    if (reason !== undefined) f.state[slot] = st | FLOW_STATE.END_REPORTED;
+    if (reason !== undefined) f.winCounts[slot * WIN_WIDTH + WIN.STATE] = st | FLOW_STATE.END_REPORTED;
     else if (activeTimeout > 0 && (st & FLOW_STATE.END_REPORTED) === 0 && end - f.reportedUntilMs[slot]! >= activeTimeout) {
       reason = 'active';
       f.reportedUntilMs[slot] = end;
@@ -1391,38 +1547,76 @@ export class FlowAggregator {
   /** The {@link FlowEnd} report of a flow for `reason`. */
   private flowEndReport(slot: number, reason: FlowEnd['reason']): FlowEnd {
     const f = this.flows;
-    const first = f.firstSeenMs[slot]!, last = f.lastSeenMs[slot]!;
+    const first = f.firstSeenMs(slot), last = f.lastSeenMs(slot);
     return {
       reason, ended: reason !== 'active', firstSeen: first, lastSeen: last, durationMs: last - first,
-      bytes: f.totalBytes[slot]!, packets: f.totalPackets[slot]!,
+      bytes: f.nums[slot * FLOW_NUM_WIDTH + FLOW_NUM.TOTAL_BYTES]!, packets: f.nums[slot * FLOW_NUM_WIDTH + FLOW_NUM.TOTAL_PACKETS]!,
     };
   }
 
   private flowRecord(slot: number, bytes: Uint8Array, start: number, end: number): TrafficRecord {
     const f = this.flows;
-    const proto = f.protocol[slot]!;
-    const ports = f.ports[slot]!;
+    const proto = f.protocolOf(slot);
+    const ports = f.portsOf(slot);
     const sp = ports >>> 16, dp = ports & 0xffff;
-    const aw = f.addrWords;
-    const srcIp = this.cachedAddress(aw, slot * 8, bytes, slot * 32);
-    const dstIp = this.cachedAddress(aw, slot * 8 + 4, bytes, slot * 32 + 16);
+    // the host ids cached on an active flow name its addresses' host records (their texts are cached)
+    const ko = slot * FLOW_KEY_WIDTH, k = f.keys;
+    const active = k[ko + FLOW_KEY.ACTIVE_POS]! >= 0 && k[ko + FLOW_KEY.HOST_SRC]! >= 0;
+    const srcIp = active ? this.hostAddress(k[ko + FLOW_KEY.HOST_SRC]!) : this.cachedAddress(k, ko + FLOW_KEY.SRC, bytes, (ko + FLOW_KEY.SRC) * 4);
+    const dstIp = active ? this.hostAddress(k[ko + FLOW_KEY.HOST_DST]!) : this.cachedAddress(k, ko + FLOW_KEY.DST, bytes, (ko + FLOW_KEY.DST) * 4);
     const name = protocolName(proto);
     let key: string;
     const c = f.winCounts, o = slot * WIN_WIDTH;
-    const m = this.metrics(f.winBytes[slot]!, c[o + WIN.PACKETS]!, c[o + WIN.SYN]!, c[o + WIN.SYNACK]!, (f.winFlags[slot]! & WIN_FLAG.NEW) !== 0 ? 1 : 0, 1, 1,
-      c[o + WIN.RST]!, c[o + WIN.FIN]!, c[o + WIN.DATA]!, c[o + WIN.RETRANS]!, c[o + WIN.GAP]!);
-    m.flowDurationMs = f.lastSeenMs[slot]! - f.firstSeenMs[slot]!;
-    m.flowIdleMs = Math.max(0, end - f.lastSeenMs[slot]!);
-    if ((f.state[slot]! & FLOW_STATE.HANDSHAKE_DONE) !== 0) {
+    // the names and order of metrics() and then the flow's own, in one literal
+    const sec = this.windowSeconds;
+    const winBytes = f.nums[slot * FLOW_NUM_WIDTH + FLOW_NUM.WIN_BYTES]!, packets = c[o + WIN.PACKETS]!, newFlows = (f.winFlags[slot]! & WIN_FLAG.NEW) !== 0 ? 1 : 0;
+    const dataSegments = c[o + WIN.DATA]!, retransmissions = c[o + WIN.RETRANS]!;
+    const m: Metrics = {
+      bytes: winBytes,
+      packets,
+      bitsPerSecond: (winBytes * 8) / sec,
+      packetsPerSecond: packets / sec,
+      synCount: c[o + WIN.SYN]!,
+      synAckCount: c[o + WIN.SYNACK]!,
+      rstCount: c[o + WIN.RST]!,
+      finCount: c[o + WIN.FIN]!,
+      newFlows,
+      newFlowsPerSecond: newFlows / sec,
+      distinctDstPorts: 1,
+      distinctPeers: 1,
+      tcpRetransmissions: retransmissions,
+      tcpOutOfOrder: c[o + WIN.GAP]!,
+      packetLossPercent: dataSegments > 0 ? (retransmissions / dataSegments) * 100 : 0,
+      flowDurationMs: f.lastSeenMs(slot) - f.firstSeenMs(slot),
+      flowIdleMs: Math.max(0, end - f.lastSeenMs(slot)),
+    };
+    if ((f.stateOf(slot) & FLOW_STATE.HANDSHAKE_DONE) !== 0) {
       m.synToSynAckMs = f.synToSynAckMs[slot]!;
       m.synAckToAckMs = f.synAckToAckMs[slot]!;
       m.handshakeRttMs = f.synToSynAckMs[slot]! + f.synAckToAckMs[slot]!;
     }
-    const rec: TrafficRecord = { scope: 'flow', key: '', windowStart: start, windowEnd: end, srcIp, dstIp, metrics: m };
-    if (this.internal.length > 0) {
-      const si = this.isInternal(bytes, slot * 32), di = this.isInternal(bytes, slot * 32 + 16);
-      rec.direction = si ? (di ? 'internal' : 'outbound') : (di ? 'inbound' : 'external');
+    if (this.internal.length === 0) {
+      // one literal per shape (the names in the order of the general path below)
+      if (proto === IPPROTO.TCP || proto === IPPROTO.UDP) {
+        const s = srcIp.includes(':') ? `[${srcIp}]` : srcIp;
+        const d = dstIp.includes(':') ? `[${dstIp}]` : dstIp;
+        return {
+          scope: 'flow', key: `${name} ${s}:${sp} > ${d}:${dp}`, windowStart: start, windowEnd: end, srcIp, dstIp, metrics: m,
+          srcPort: sp, dstPort: dp, protocol: name,
+        };
+      }
+      if (proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6) {
+        return {
+          scope: 'flow', key: `${name} ${srcIp} > ${dstIp} type ${dp >>> 8} code ${dp & 0xff}`, windowStart: start, windowEnd: end, srcIp, dstIp, metrics: m,
+          dstPort: dp, protocol: name,
+        };
+      }
+      return { scope: 'flow', key: `${name} ${srcIp} > ${dstIp}`, windowStart: start, windowEnd: end, srcIp, dstIp, metrics: m, protocol: name };
     }
+    // with internal networks: the record with its direction
+    const rec: TrafficRecord = { scope: 'flow', key: '', windowStart: start, windowEnd: end, srcIp, dstIp, metrics: m };
+    const si = this.isInternal(bytes, (ko + FLOW_KEY.SRC) * 4), di = this.isInternal(bytes, (ko + FLOW_KEY.DST) * 4);
+    rec.direction = si ? (di ? 'internal' : 'outbound') : (di ? 'inbound' : 'external');
     if (proto === IPPROTO.TCP || proto === IPPROTO.UDP) {
       const s = srcIp.includes(':') ? `[${srcIp}]` : srcIp;
       const d = dstIp.includes(':') ? `[${dstIp}]` : dstIp;

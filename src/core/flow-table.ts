@@ -3,9 +3,12 @@
  * across windows, capped, least-recently-seen eviction) and {@link HostTable} (the addresses of one
  * window with their `srcHost` / `dstHost` accumulators, capped per role).
  *
- * Both store their entries column-wise in typed arrays that grow by doubling up to the cap, chain
- * collisions through an `Int32Array`, and look keys up by comparing 32-bit words of the 16-byte
- * addresses, so that the per-packet path neither builds strings nor allocates objects. Addresses are
+ * Both store their entries in typed arrays that grow by doubling up to the cap, chain collisions
+ * through an `Int32Array`, and look keys up by comparing 32-bit words of the 16-byte addresses, so
+ * that the per-packet path neither builds strings nor allocates objects. What a packet touches is
+ * kept row-wise (a flow's key row, its counter row and its number row: {@link FLOW_KEY},
+ * {@link WIN}, {@link FLOW_NUM}; a host's sums row: {@link HOST_SUM}), so that a packet reads a few
+ * cache lines rather than one per column; what it rarely touches stays in columns. Addresses are
  * handled as 4 words of an `Int32Array` view over the packet batch's 16-byte address columns
  * (IPv4 as `::ffff:a.b.c.d`, RFC 4291 §2.5.5.2); the byte order of the words is the platform's and
  * never leaves this module (a `Uint8Array` view over the same buffer gives the address bytes back).
@@ -73,9 +76,9 @@ function grownFloat64(a: Float64Array, n: number): Float64Array { const b = new 
 function grownUint32(a: Uint32Array, n: number): Uint32Array { const b = new Uint32Array(n); b.set(a); return b; }
 function grownUint8(a: Uint8Array, n: number): Uint8Array { const b = new Uint8Array(n); b.set(a); return b; }
 
-/** Bits of {@link FlowTable.state}. */
+/** Bits of `WIN.STATE` in a {@link FlowTable.winCounts} row. */
 export const FLOW_STATE = {
-  /** {@link FlowTable.seqEnd} holds a sequence end seen in this direction. */
+  /** `WIN.SEQ_END` holds a sequence end seen in this direction. */
   SEQ_VALID: 0x01,
   /** A FIN was seen in this direction (the sender has finished, RFC 9293 §3.6). */
   FIN: 0x02,
@@ -89,11 +92,15 @@ export const FLOW_STATE = {
   SYN_SEEN: 0x20,
   /** The peer's SYN-ACK to this flow's SYN was seen ({@link FlowTable.synAckTimeMs}, {@link FlowTable.synToSynAckMs} valid). */
   SYNACK_SEEN: 0x40,
-  /** {@link FlowTable.tcpHeaderMin} is valid. */
+  /** `WIN.HEADER_MIN` of the flow's {@link FlowTable.winCounts} row is valid. */
   HEADER_KNOWN: 0x80,
 } as const;
 
-/** Columns of a row of {@link FlowTable.winCounts}. */
+/**
+ * Columns of a row of {@link FlowTable.winCounts}: the counters of the current window (`PACKETS` …
+ * `GAP`, zeroed at each window close) and then the flow's TCP state (`SEQ_END` … `HEADER_MIN`, kept
+ * for the flow's life), in one 48-byte row so that a packet touches one or two cache lines for all of them.
+ */
 export const WIN = {
   /** Packets in the window. */
   PACKETS: 0,
@@ -111,9 +118,37 @@ export const WIN = {
   RETRANS: 6,
   /** TCP data segments starting beyond the highest sequence end (a gap: reordered or lost before the capture point). */
   GAP: 7,
+  /**
+   * TCP: highest sequence end seen in this direction, modulo 2^32 (RFC 9293 §3.4: seq + data length,
+   * + 1 for SYN and for FIN), from the lower bound of each segment's data length (see `FlowAggregator`
+   * on how the data length is bounded). Not a window counter: kept across windows.
+   */
+  SEQ_END: 8,
+  /** TCP: the same from the upper bound of each segment's data length (IP payload − 20). Kept across windows. */
+  SEQ_END_HIGH: 9,
+  /** Bit set of `FLOW_STATE`. Kept across windows. */
+  STATE: 10,
+  /** TCP: smallest IP payload of a non-SYN segment in this direction, clamped to 20…60 (the header length of a pure ACK); valid under `FLOW_STATE.HEADER_KNOWN`. Kept across windows. */
+  HEADER_MIN: 11,
 } as const;
 /** Row width of {@link FlowTable.winCounts}. */
-export const WIN_WIDTH = 8;
+export const WIN_WIDTH = 12;
+
+/** Columns of a row of {@link FlowTable.nums} (doubles). */
+export const FLOW_NUM = {
+  /** Packet time of the flow's first packet, epoch ms. */
+  FIRST_SEEN_MS: 0,
+  /** Latest packet time of the flow, epoch ms. */
+  LAST_SEEN_MS: 1,
+  /** Bytes (wire length) in the current window (zeroed at each window close). */
+  WIN_BYTES: 2,
+  /** Bytes (wire length) since the flow was first tracked (set by the caller after {@link FlowTable.findOrInsert}). */
+  TOTAL_BYTES: 3,
+  /** Packets since the flow was first tracked (set by the caller). */
+  TOTAL_PACKETS: 4,
+} as const;
+/** Row width of {@link FlowTable.nums}. */
+export const FLOW_NUM_WIDTH = 5;
 /** Bits of {@link FlowTable.winFlags}. */
 export const WIN_FLAG = {
   /** The flow was created in the current window. */
@@ -121,6 +156,40 @@ export const WIN_FLAG = {
   /** The flow's handshake completed (its SYN-ACK → ACK was seen) in the current window. */
   HANDSHAKE: 0x02,
 } as const;
+
+/**
+ * Word offsets in a row of {@link FlowTable.keys}: everything a lookup reads (hash, ports, protocol,
+ * chain link, the 8 address words) and what the per-packet path reads next (active-list position,
+ * cached host ids) in one 64-byte row, so that a lookup touches one or two cache lines rather than one
+ * per column.
+ */
+export const FLOW_KEY = {
+  /** The 5-tuple's hash ({@link FlowTable.hashKey}). */
+  HASH: 0,
+  /** `(srcPort << 16) | dstPort` as an int32. */
+  PORTS: 1,
+  /** IP protocol number. */
+  PROTOCOL: 2,
+  /** Next slot of the hash chain, -1 at its end. */
+  CHAIN: 3,
+  /** First of the 4 words of the source address. */
+  SRC: 4,
+  /** First of the 4 words of the destination address. */
+  DST: 8,
+  /** Index of the slot in {@link FlowTable.active}, or -1 when the flow has no packets in the current window. */
+  ACTIVE_POS: 12,
+  /**
+   * Host id (of the aggregator's host table) of the flow's source in the current window, or -1: set by
+   * the caller after the flow's first packet of the window when both its addresses got records
+   * (source role and destination role), so that the flow's later packets in the window skip the host
+   * lookups. Reset to -1 by {@link FlowTable.findOrInsert} when the flow becomes active in a window.
+   */
+  HOST_SRC: 13,
+  /** Host id of the flow's destination in the current window (valid when `HOST_SRC` is ≥ 0). */
+  HOST_DST: 14,
+} as const;
+/** Words per row of {@link FlowTable.keys} (16: 64 bytes). */
+export const FLOW_KEY_WIDTH = 16;
 
 /** Initial number of entries of a table (it grows by doubling up to its cap). */
 const INITIAL_CAPACITY = 1024;
@@ -147,7 +216,7 @@ const INITIAL_CAPACITY = 1024;
  * Idle expiry ({@link expireIdle}) walks the same list from the head. Both are O(1) per flow.
  *
  * Besides the key and times, each flow keeps its totals and, for TCP, the state of its sequence
- * space and handshake (see `FLOW_STATE`): about 200 bytes per flow in typed arrays, nothing per packet.
+ * space and handshake (see `FLOW_STATE`): about 220 bytes per flow in typed arrays, nothing per packet.
  */
 export class FlowTable {
   /** Cap on tracked flows. */
@@ -163,17 +232,16 @@ export class FlowTable {
   /** True when the last {@link findOrInsert} created a new flow. */
   lastWasNew = false;
 
-  // key columns: 8 address words (src then dst), ports (src << 16 | dst), protocol, hash
-  addrWords: Int32Array;
-  ports: Uint32Array;
-  protocol: Uint8Array;
-  private hash: Int32Array;
-  // hash chains
+  /**
+   * Key rows, {@link FLOW_KEY_WIDTH} int32 words per slot at `slot * FLOW_KEY_WIDTH + FLOW_KEY.X`:
+   * hash, ports, protocol, chain link, source and destination address words (platform byte order: a
+   * `Uint8Array` over the same buffer gives the address bytes), active-list position, cached host ids.
+   */
+  keys: Int32Array;
+  // hash buckets (heads of the chains)
   private buckets: Int32Array;
-  private chain: Int32Array;
-  // recency list
-  private prev: Int32Array;
-  private next: Int32Array;
+  /** Recency list: previous slot at `2 * slot`, next at `2 * slot + 1` (-1: none). */
+  private links: Int32Array;
   private head = NONE;
   private tail = NONE;
   // free slots (stack) below `used`, and slots ever used
@@ -181,39 +249,18 @@ export class FlowTable {
   private freeCount = 0;
   private used = 0;
   private capacity = 0;
-  // times
-  /** Packet time of the first packet of each flow, epoch ms. */
-  firstSeenMs: Float64Array;
-  /** Latest packet time of each flow, epoch ms. */
-  lastSeenMs: Float64Array;
-  // window accumulators
-  /** Bytes (wire length) in the current window. */
-  winBytes: Float64Array;
   /**
-   * Counters of the current window, row-wise: {@link WIN_WIDTH} per slot at `slot * WIN_WIDTH + WIN.X`
-   * (one 32-byte row, so that a packet touches one cache line for all of them).
+   * Times and byte/packet totals, row-wise: {@link FLOW_NUM_WIDTH} doubles per slot at
+   * `slot * FLOW_NUM_WIDTH + FLOW_NUM.X` (first and last packet time, bytes of the window, totals).
+   */
+  nums: Float64Array;
+  /**
+   * Counters of the current window and the TCP state, row-wise: {@link WIN_WIDTH} per slot at
+   * `slot * WIN_WIDTH + WIN.X` (see {@link WIN}).
    */
   winCounts: Uint32Array;
   /** Bit set of `WIN_FLAG` for the current window. */
   winFlags: Uint8Array;
-  /** Index of the slot in {@link active}, or -1 when it has no packets in the current window. */
-  activePos: Int32Array;
-  /** Bytes (wire length) since the flow was first tracked (set by the caller after {@link findOrInsert}). */
-  totalBytes: Float64Array;
-  /** Packets since the flow was first tracked. */
-  totalPackets: Float64Array;
-  /**
-   * TCP: highest sequence end seen in this direction, modulo 2^32 (RFC 9293 §3.4: seq + data length,
-   * + 1 for SYN and for FIN), from the lower bound of each segment's data length (see `FlowAggregator`
-   * on how the data length is bounded).
-   */
-  seqEnd: Uint32Array;
-  /** TCP: the same from the upper bound of each segment's data length (IP payload − 20). */
-  seqEndHigh: Uint32Array;
-  /** TCP: smallest IP payload of a non-SYN segment in this direction, clamped to 20…60 (the header length of a pure ACK); 0 until seen. */
-  tcpHeaderMin: Uint8Array;
-  /** Bit set of `FLOW_STATE`. */
-  state: Uint8Array;
   /** TCP client flow: packet time of its first SYN, epoch ms (valid under `FLOW_STATE.SYN_SEEN`). */
   synTimeMs: Float64Array;
   /** TCP client flow: packet time of the peer's SYN-ACK that answered its SYN, epoch ms (valid under `FLOW_STATE.SYNACK_SEEN`). */
@@ -235,28 +282,14 @@ export class FlowTable {
     this.maxFlows = maxFlows;
     this.seed = (Math.random() * 0x100000000) | 0;
     const n = Math.min(maxFlows, INITIAL_CAPACITY);
-    this.addrWords = new Int32Array(n * 8);
-    this.ports = new Uint32Array(n);
-    this.protocol = new Uint8Array(n);
-    this.hash = new Int32Array(n);
+    this.keys = FlowTable.newKeys(n);
     this.buckets = new Int32Array(pow2AtLeast(n * 2)).fill(NONE);
-    this.chain = new Int32Array(n).fill(NONE);
-    this.prev = new Int32Array(n).fill(NONE);
-    this.next = new Int32Array(n).fill(NONE);
+    this.links = new Int32Array(n * 2).fill(NONE);
     this.free = new Int32Array(n);
-    this.firstSeenMs = new Float64Array(n);
-    this.lastSeenMs = new Float64Array(n);
-    this.winBytes = new Float64Array(n);
+    this.nums = new Float64Array(n * FLOW_NUM_WIDTH);
     this.winCounts = new Uint32Array(n * WIN_WIDTH);
     this.winFlags = new Uint8Array(n);
-    this.activePos = new Int32Array(n).fill(NONE);
     this.active = new Int32Array(n);
-    this.totalBytes = new Float64Array(n);
-    this.totalPackets = new Float64Array(n);
-    this.seqEnd = new Uint32Array(n);
-    this.seqEndHigh = new Uint32Array(n);
-    this.tcpHeaderMin = new Uint8Array(n);
-    this.state = new Uint8Array(n);
     this.synTimeMs = new Float64Array(n);
     this.synAckTimeMs = new Float64Array(n);
     this.synToSynAckMs = new Float64Array(n);
@@ -265,36 +298,87 @@ export class FlowTable {
     this.capacity = n;
   }
 
+  /** Key rows for `n` slots: chain, active position and host ids -1. */
+  private static newKeys(n: number): Int32Array {
+    const k = new Int32Array(n * FLOW_KEY_WIDTH);
+    for (let o = 0; o < k.length; o += FLOW_KEY_WIDTH) {
+      k[o + FLOW_KEY.CHAIN] = NONE; k[o + FLOW_KEY.ACTIVE_POS] = NONE; k[o + FLOW_KEY.HOST_SRC] = NONE; k[o + FLOW_KEY.HOST_DST] = NONE;
+    }
+    return k;
+  }
+
+  /** IP protocol number of the flow in `slot`. */
+  protocolOf(slot: number): number { return this.keys[slot * FLOW_KEY_WIDTH + FLOW_KEY.PROTOCOL]!; }
+
+  /** `(srcPort << 16) | dstPort` of the flow in `slot` (unsigned). */
+  portsOf(slot: number): number { return this.keys[slot * FLOW_KEY_WIDTH + FLOW_KEY.PORTS]! >>> 0; }
+
+  /** Latest packet time of the flow in `slot`, epoch ms. */
+  lastSeenMs(slot: number): number { return this.nums[slot * FLOW_NUM_WIDTH + FLOW_NUM.LAST_SEEN_MS]!; }
+
+  /** Packet time of the first packet of the flow in `slot`, epoch ms. */
+  firstSeenMs(slot: number): number { return this.nums[slot * FLOW_NUM_WIDTH + FLOW_NUM.FIRST_SEEN_MS]!; }
+
+  /** Bit set of `FLOW_STATE` of the flow in `slot`. */
+  stateOf(slot: number): number { return this.winCounts[slot * WIN_WIDTH + WIN.STATE]!; }
+
+  /** True when the flow in `slot` has packets in the current window. */
+  isActive(slot: number): boolean { return this.keys[slot * FLOW_KEY_WIDTH + FLOW_KEY.ACTIVE_POS] !== NONE; }
+
   /**
    * Returns the slot of a tracked flow, or -1; does not touch recency or the window. Used for the
-   * reverse direction of a TCP handshake (a SYN-ACK looks up the SYN's flow).
+   * reverse direction of a TCP handshake (a SYN-ACK looks up the SYN's flow). `hash` is
+   * {@link hashKey} of the same 5-tuple.
    */
   find(
     srcWords: Int32Array, s: number, dstWords: Int32Array, d: number,
     srcPort: number, dstPort: number, protocol: number, hash: number,
   ): number {
-    const portsKey = ((srcPort << 16) | dstPort) >>> 0;
-    const aw = this.addrWords;
+    return this.lookup(srcWords, s, dstWords, d, (srcPort << 16) | dstPort, protocol, hash);
+  }
+
+  /** Slot of the key (`portsKey` as int32), or -1: a walk of the hash chain over the key rows. */
+  private lookup(
+    srcWords: Int32Array, s: number, dstWords: Int32Array, d: number, portsKey: number, protocol: number, hash: number,
+  ): number {
+    const k = this.keys;
     let slot = this.buckets[hash & (this.buckets.length - 1)]!;
     while (slot !== NONE) {
-      if (this.hash[slot] === hash && this.ports[slot] === portsKey && this.protocol[slot] === protocol) {
-        const o = slot * 8;
-        if (aw[o] === srcWords[s] && aw[o + 1] === srcWords[s + 1] && aw[o + 2] === srcWords[s + 2] && aw[o + 3] === srcWords[s + 3]
-          && aw[o + 4] === dstWords[d] && aw[o + 5] === dstWords[d + 1] && aw[o + 6] === dstWords[d + 2] && aw[o + 7] === dstWords[d + 3]) return slot;
-      }
-      slot = this.chain[slot]!;
+      const o = slot * FLOW_KEY_WIDTH;
+      if (k[o] === hash && k[o + 1] === portsKey && k[o + 2] === protocol
+        && k[o + 4] === srcWords[s] && k[o + 5] === srcWords[s + 1] && k[o + 6] === srcWords[s + 2] && k[o + 7] === srcWords[s + 3]
+        && k[o + 8] === dstWords[d] && k[o + 9] === dstWords[d + 1] && k[o + 10] === dstWords[d + 2] && k[o + 11] === dstWords[d + 3]) return slot;
+      slot = k[o + 3]!;
     }
     return NONE;
   }
 
-  /** Hash of a 5-tuple given the hashes of its two addresses. */
-  hashTuple(srcHash: number, dstHash: number, srcPort: number, dstPort: number, protocol: number): number {
+  /**
+   * Hash (int32) of a 5-tuple straight from its address words (MurmurHash3 x86_32 over the 8 address
+   * words, the ports word and the protocol, seeded with this table's seed): one pass, so that the
+   * per-packet path need not hash the two addresses separately first. When both addresses start with
+   * the same third word after two zero words (two IPv4 addresses, `::ffff:a.b.c.d`), the five
+   * constant words are hashed as that one word (5 mixing steps instead of 10; the key comparison
+   * of {@link findOrInsert} is on all words either way).
+   */
+  hashKey(
+    srcWords: Int32Array, s: number, dstWords: Int32Array, d: number,
+    srcPort: number, dstPort: number, protocol: number,
+  ): number {
     let h = this.seed;
-    h = murmurMix(h, srcHash);
-    h = murmurMix(h, dstHash);
+    const s0 = srcWords[s]!, s1 = srcWords[s + 1]!, s2 = srcWords[s + 2]!;
+    const d0 = dstWords[d]!, d1 = dstWords[d + 1]!, d2 = dstWords[d + 2]!;
+    if ((s0 | s1 | d0 | d1) === 0 && s2 === d2) {
+      h = murmurMix(h, s2);
+    } else {
+      h = murmurMix(h, s0); h = murmurMix(h, s1); h = murmurMix(h, s2);
+      h = murmurMix(h, d0); h = murmurMix(h, d1); h = murmurMix(h, d2);
+    }
+    h = murmurMix(h, srcWords[s + 3]!);
+    h = murmurMix(h, dstWords[d + 3]!);
     h = murmurMix(h, ((srcPort << 16) | dstPort) | 0);
     h = murmurMix(h, protocol);
-    return murmurFinal(h ^ 20);
+    return murmurFinal(h ^ 40);
   }
 
   /**
@@ -305,6 +389,7 @@ export class FlowTable {
    *
    * @param srcWords address words holding the source at `s … s+3`
    * @param dstWords address words holding the destination at `d … d+3`
+   * @param hash {@link hashKey} of the 5-tuple
    * @param times packet times, epoch ms; the packet's is `times[t]` (a column and an index rather than
    *   the time itself: a double argument of a call that is not inlined is boxed, one heap number per packet)
    * @param t index of the packet in `times`
@@ -314,49 +399,41 @@ export class FlowTable {
     srcPort: number, dstPort: number, protocol: number, hash: number, times: Float64Array, t: number,
   ): number {
     const timeMs = times[t]!;
-    const portsKey = ((srcPort << 16) | dstPort) >>> 0;
-    const mask = this.buckets.length - 1;
-    const aw = this.addrWords;
-    let slot = this.buckets[hash & mask]!;
-    while (slot !== NONE) {
-      if (this.hash[slot] === hash && this.ports[slot] === portsKey && this.protocol[slot] === protocol) {
-        const o = slot * 8;
-        if (aw[o] === srcWords[s] && aw[o + 1] === srcWords[s + 1] && aw[o + 2] === srcWords[s + 2] && aw[o + 3] === srcWords[s + 3]
-          && aw[o + 4] === dstWords[d] && aw[o + 5] === dstWords[d + 1] && aw[o + 6] === dstWords[d + 2] && aw[o + 7] === dstWords[d + 3]) break;
-      }
-      slot = this.chain[slot]!;
-    }
+    const portsKey = (srcPort << 16) | dstPort;
+    let slot = this.lookup(srcWords, s, dstWords, d, portsKey, protocol, hash);
     if (slot !== NONE) {
       this.lastWasNew = false;
       this.moveToTail(slot);
-      if (timeMs > this.lastSeenMs[slot]!) this.lastSeenMs[slot] = timeMs;
-      if (timeMs < this.firstSeenMs[slot]!) this.firstSeenMs[slot] = timeMs;
+      const no = slot * FLOW_NUM_WIDTH, nums = this.nums;
+      if (timeMs > nums[no + FLOW_NUM.LAST_SEEN_MS]!) nums[no + FLOW_NUM.LAST_SEEN_MS] = timeMs;
+      if (timeMs < nums[no + FLOW_NUM.FIRST_SEEN_MS]!) nums[no + FLOW_NUM.FIRST_SEEN_MS] = timeMs;
     } else {
       slot = this.allocate();
-      const o = slot * 8;
-      this.addrWords[o] = srcWords[s]!; this.addrWords[o + 1] = srcWords[s + 1]!;
-      this.addrWords[o + 2] = srcWords[s + 2]!; this.addrWords[o + 3] = srcWords[s + 3]!;
-      this.addrWords[o + 4] = dstWords[d]!; this.addrWords[o + 5] = dstWords[d + 1]!;
-      this.addrWords[o + 6] = dstWords[d + 2]!; this.addrWords[o + 7] = dstWords[d + 3]!;
-      this.ports[slot] = portsKey;
-      this.protocol[slot] = protocol;
-      this.hash[slot] = hash;
+      const k = this.keys, o = slot * FLOW_KEY_WIDTH;
+      k[o + 4] = srcWords[s]!; k[o + 5] = srcWords[s + 1]!; k[o + 6] = srcWords[s + 2]!; k[o + 7] = srcWords[s + 3]!;
+      k[o + 8] = dstWords[d]!; k[o + 9] = dstWords[d + 1]!; k[o + 10] = dstWords[d + 2]!; k[o + 11] = dstWords[d + 3]!;
+      k[o + FLOW_KEY.PORTS] = portsKey;
+      k[o + FLOW_KEY.PROTOCOL] = protocol;
+      k[o + FLOW_KEY.HASH] = hash;
       const b = hash & (this.buckets.length - 1);
-      this.chain[slot] = this.buckets[b]!;
+      k[o + FLOW_KEY.CHAIN] = this.buckets[b]!;
       this.buckets[b] = slot;
       this.appendToTail(slot);
-      this.firstSeenMs[slot] = timeMs;
-      this.lastSeenMs[slot] = timeMs;
+      const no = slot * FLOW_NUM_WIDTH;
+      this.nums[no + FLOW_NUM.FIRST_SEEN_MS] = timeMs;
+      this.nums[no + FLOW_NUM.LAST_SEEN_MS] = timeMs;
       // the other per-flow columns are valid only under their FLOW_STATE bit; the caller sets the totals
       this.reportedUntilMs[slot] = timeMs;
-      this.state[slot] = 0;
+      this.winCounts[slot * WIN_WIDTH + WIN.STATE] = 0;
       this.size++;
       this.lastWasNew = true;
     }
-    if (this.activePos[slot] === NONE) {
-      this.activePos[slot] = this.activeCount;
+    const ko = slot * FLOW_KEY_WIDTH;
+    if (this.keys[ko + FLOW_KEY.ACTIVE_POS] === NONE) {
+      this.keys[ko + FLOW_KEY.ACTIVE_POS] = this.activeCount;
       this.active[this.activeCount++] = slot;
       this.winFlags[slot] = this.lastWasNew ? WIN_FLAG.NEW : 0;
+      this.keys[ko + FLOW_KEY.HOST_SRC] = NONE;
     }
     return slot;
   }
@@ -366,14 +443,15 @@ export class FlowTable {
     for (let i = 0; i < this.activeCount; i++) {
       const slot = this.active[i]!;
       this.clearWindowOf(slot);
-      this.activePos[slot] = NONE;
+      this.keys[slot * FLOW_KEY_WIDTH + FLOW_KEY.ACTIVE_POS] = NONE;
     }
     this.activeCount = 0;
   }
 
   private clearWindowOf(slot: number): void {
-    this.winBytes[slot] = 0;
+    this.nums[slot * FLOW_NUM_WIDTH + FLOW_NUM.WIN_BYTES] = 0;
     this.winFlags[slot] = 0;
+    // the window counters only (WIN.PACKETS … WIN.GAP); the TCP state after them is the flow's
     const o = slot * WIN_WIDTH, c = this.winCounts;
     c[o] = 0; c[o + 1] = 0; c[o + 2] = 0; c[o + 3] = 0; c[o + 4] = 0; c[o + 5] = 0; c[o + 6] = 0; c[o + 7] = 0;
   }
@@ -382,7 +460,7 @@ export class FlowTable {
   get oldest(): number { return this.head; }
 
   /** The flow seen after `slot` in recency order, or -1. */
-  newerThan(slot: number): number { return this.next[slot]!; }
+  newerThan(slot: number): number { return this.links[2 * slot + 1]!; }
 
   /**
    * Forgets flows last seen before `cutoffMs` (packet time), walking from the least recently seen.
@@ -392,7 +470,7 @@ export class FlowTable {
    */
   expireIdle(cutoffMs: number): number {
     let n = 0;
-    while (this.head !== NONE && this.lastSeenMs[this.head]! < cutoffMs && this.activePos[this.head] === NONE) {
+    while (this.head !== NONE && this.lastSeenMs(this.head) < cutoffMs && !this.isActive(this.head)) {
       this.remove(this.head);
       n++;
     }
@@ -403,9 +481,8 @@ export class FlowTable {
   clear(): void {
     this.clearWindow();
     this.buckets.fill(NONE);
-    this.chain.fill(NONE);
-    this.prev.fill(NONE);
-    this.next.fill(NONE);
+    this.keys = FlowTable.newKeys(this.capacity);
+    this.links.fill(NONE);
     this.head = this.tail = NONE;
     this.freeCount = 0;
     this.used = 0;
@@ -426,22 +503,23 @@ export class FlowTable {
 
   /** Unlinks `slot` from its chain, the recency list and the active list, and frees it. */
   private remove(slot: number): void {
-    const b = this.hash[slot]! & (this.buckets.length - 1);
+    const k = this.keys, o = slot * FLOW_KEY_WIDTH;
+    const b = k[o + FLOW_KEY.HASH]! & (this.buckets.length - 1);
     let cur = this.buckets[b]!;
-    if (cur === slot) this.buckets[b] = this.chain[slot]!;
+    if (cur === slot) this.buckets[b] = k[o + FLOW_KEY.CHAIN]!;
     else {
-      while (this.chain[cur] !== slot) cur = this.chain[cur]!;
-      this.chain[cur] = this.chain[slot]!;
+      while (k[cur * FLOW_KEY_WIDTH + FLOW_KEY.CHAIN] !== slot) cur = k[cur * FLOW_KEY_WIDTH + FLOW_KEY.CHAIN]!;
+      k[cur * FLOW_KEY_WIDTH + FLOW_KEY.CHAIN] = k[o + FLOW_KEY.CHAIN]!;
     }
-    this.chain[slot] = NONE;
+    k[o + FLOW_KEY.CHAIN] = NONE;
     this.unlink(slot);
-    const pos = this.activePos[slot]!;
+    const pos = k[o + FLOW_KEY.ACTIVE_POS]!;
     if (pos !== NONE) {
       // swap-remove from the active list; the dropped flow loses its record for this window
       const last = this.active[--this.activeCount]!;
       this.active[pos] = last;
-      this.activePos[last] = pos;
-      this.activePos[slot] = NONE;
+      k[last * FLOW_KEY_WIDTH + FLOW_KEY.ACTIVE_POS] = pos;
+      k[o + FLOW_KEY.ACTIVE_POS] = NONE;
       // window columns are non-zero only on active slots (clearWindow zeroes the others at each close)
       this.clearWindowOf(slot);
     }
@@ -450,16 +528,18 @@ export class FlowTable {
   }
 
   private unlink(slot: number): void {
-    const p = this.prev[slot]!, nx = this.next[slot]!;
-    if (p === NONE) this.head = nx; else this.next[p] = nx;
-    if (nx === NONE) this.tail = p; else this.prev[nx] = p;
-    this.prev[slot] = this.next[slot] = NONE;
+    const l = this.links;
+    const p = l[2 * slot]!, nx = l[2 * slot + 1]!;
+    if (p === NONE) this.head = nx; else l[2 * p + 1] = nx;
+    if (nx === NONE) this.tail = p; else l[2 * nx] = p;
+    l[2 * slot] = l[2 * slot + 1] = NONE;
   }
 
   private appendToTail(slot: number): void {
-    this.prev[slot] = this.tail;
-    this.next[slot] = NONE;
-    if (this.tail === NONE) this.head = slot; else this.next[this.tail] = slot;
+    const l = this.links;
+    l[2 * slot] = this.tail;
+    l[2 * slot + 1] = NONE;
+    if (this.tail === NONE) this.head = slot; else l[2 * this.tail + 1] = slot;
     this.tail = slot;
   }
 
@@ -471,27 +551,15 @@ export class FlowTable {
 
   private grow(): void {
     const n = Math.min(this.maxFlows, this.capacity * 2);
-    this.addrWords = grownInt32(this.addrWords, n * 8, 0);
-    this.ports = grownUint32(this.ports, n);
-    this.protocol = grownUint8(this.protocol, n);
-    this.hash = grownInt32(this.hash, n, 0);
-    this.chain = grownInt32(this.chain, n, NONE);
-    this.prev = grownInt32(this.prev, n, NONE);
-    this.next = grownInt32(this.next, n, NONE);
+    const keys = FlowTable.newKeys(n);
+    keys.set(this.keys);
+    this.keys = keys;
+    this.links = grownInt32(this.links, n * 2, NONE);
     this.free = grownInt32(this.free, n, 0);
-    this.firstSeenMs = grownFloat64(this.firstSeenMs, n);
-    this.lastSeenMs = grownFloat64(this.lastSeenMs, n);
-    this.winBytes = grownFloat64(this.winBytes, n);
+    this.nums = grownFloat64(this.nums, n * FLOW_NUM_WIDTH);
     this.winCounts = grownUint32(this.winCounts, n * WIN_WIDTH);
     this.winFlags = grownUint8(this.winFlags, n);
-    this.activePos = grownInt32(this.activePos, n, NONE);
     this.active = grownInt32(this.active, n, 0);
-    this.totalBytes = grownFloat64(this.totalBytes, n);
-    this.totalPackets = grownFloat64(this.totalPackets, n);
-    this.seqEnd = grownUint32(this.seqEnd, n);
-    this.seqEndHigh = grownUint32(this.seqEndHigh, n);
-    this.tcpHeaderMin = grownUint8(this.tcpHeaderMin, n);
-    this.state = grownUint8(this.state, n);
     this.synTimeMs = grownFloat64(this.synTimeMs, n);
     this.synAckTimeMs = grownFloat64(this.synAckTimeMs, n);
     this.synToSynAckMs = grownFloat64(this.synToSynAckMs, n);
@@ -500,11 +568,13 @@ export class FlowTable {
     this.capacity = n;
     // rehash every slot in use into larger buckets
     this.buckets = new Int32Array(pow2AtLeast(n * 2)).fill(NONE);
-    this.chain.fill(NONE);
+    const k = this.keys;
+    for (let o = 0; o < k.length; o += FLOW_KEY_WIDTH) k[o + FLOW_KEY.CHAIN] = NONE;
     const mask = this.buckets.length - 1;
-    for (let slot = this.head; slot !== NONE; slot = this.next[slot]!) {
-      const b = this.hash[slot]! & mask;
-      this.chain[slot] = this.buckets[b]!;
+    for (let slot = this.head; slot !== NONE; slot = this.links[2 * slot + 1]!) {
+      const o = slot * FLOW_KEY_WIDTH;
+      const b = k[o + FLOW_KEY.HASH]! & mask;
+      k[o + FLOW_KEY.CHAIN] = this.buckets[b]!;
       this.buckets[b] = slot;
     }
   }
@@ -574,10 +644,31 @@ export const REFLECTOR_INDEX: Int8Array = (() => {
   return a;
 })();
 
+/**
+ * Columns of a row of {@link HostTable.sums}: what every packet of a key adds to, in one 64-byte row
+ * of doubles per key and role (one cache line per packet and role rather than one per column).
+ * Protocol classes in {@link PROTO_CLASS} order from `PROTO_BYTES` and `PROTO_PACKETS` on.
+ */
+export const HOST_SUM = {
+  /** Bytes (wire length). */
+  BYTES: 0,
+  /** Packets. */
+  PACKETS: 1,
+  /** Bytes of protocol class TCP; UDP and ICMP follow. */
+  PROTO_BYTES: 2,
+  /** Packets of protocol class TCP; UDP and ICMP follow. */
+  PROTO_PACKETS: 5,
+} as const;
+/** Row width of {@link HostTable.sums}. */
+export const HOST_SUM_WIDTH = 8;
+
 /** Role index of a host: what it sent. */
 export const ROLE_SRC = 0;
 /** Role index of a host: what it received. */
 export const ROLE_DST = 1;
+
+/** Words per hash slot of a {@link DistinctColumn}: generation stamp, id, member, padding. */
+const DISTINCT_SLOT_WIDTH = 4;
 
 /**
  * A set of small non-negative integers per id (host ids, ports), column-wise over ids, with no
@@ -603,10 +694,13 @@ export class DistinctColumn {
   private entryValue: Int32Array;
   private entryNext: Int32Array;
   private entries = 0;
-  /** Hash slots: id, member, generation stamp (a slot is used iff its stamp equals {@link gen}). */
-  private slotId: Int32Array;
-  private slotValue: Int32Array;
-  private slotGen: Uint32Array;
+  /**
+   * Hash slots, {@link DISTINCT_SLOT_WIDTH} words each (one 16-byte row, so that a probe reads one cache
+   * line): generation stamp, id, member (a slot is used iff its stamp equals {@link gen}).
+   */
+  private slots: Int32Array;
+  /** Number of hash slots (a power of two). */
+  private slotCount: number;
   private gen = 1;
 
   constructor(n: number, readonly cap: number) {
@@ -617,17 +711,16 @@ export class DistinctColumn {
     const slots = 1024;
     this.entryValue = new Int32Array(slots / 2);
     this.entryNext = new Int32Array(slots / 2);
-    this.slotId = new Int32Array(slots);
-    this.slotValue = new Int32Array(slots);
-    this.slotGen = new Uint32Array(slots);
+    this.slots = new Int32Array(slots * DISTINCT_SLOT_WIDTH);
+    this.slotCount = slots;
   }
 
   /** Slot of the pair (`id`, `value`) in the hash table: where it is, or the empty slot where it goes. */
   private slotOf(id: number, value: number): number {
-    const mask = this.slotGen.length - 1;
+    const mask = this.slotCount - 1;
     let s = murmurFinal(Math.imul(id, 0x9e3779b1) ^ value) & mask;
-    const g = this.gen, gens = this.slotGen, ids = this.slotId, vals = this.slotValue;
-    while (gens[s] === g && (ids[s] !== id || vals[s] !== value)) s = (s + 1) & mask;
+    const g = this.gen, t = this.slots;
+    while (t[s * DISTINCT_SLOT_WIDTH] === g && (t[s * DISTINCT_SLOT_WIDTH + 1] !== id || t[s * DISTINCT_SLOT_WIDTH + 2] !== value)) s = (s + 1) & mask;
     return s;
   }
 
@@ -636,18 +729,19 @@ export class DistinctColumn {
     const f = this.first[id]!;
     if (f === value) return;
     const s = this.slotOf(id, value);
-    if (this.slotGen[s] === this.gen) return; // already a member
+    const t = this.slots, o = s * DISTINCT_SLOT_WIDTH;
+    if (t[o] === this.gen) return; // already a member
     const c = this.counts[id]!;
     if (c >= this.cap) { this.truncated[id] = 1; return; }
     if (f === NONE) this.first[id] = value;
     this.counts[id] = c + 1;
-    this.slotGen[s] = this.gen; this.slotId[s] = id; this.slotValue[s] = value;
+    t[o] = this.gen; t[o + 1] = id; t[o + 2] = value;
     const e = this.entries++;
     if (e === this.entryValue.length) this.growEntries();
     this.entryValue[e] = value;
     this.entryNext[e] = this.head[id]!;
     this.head[id] = e;
-    if (this.entries * 2 > this.slotGen.length) this.rehash();
+    if (this.entries * 2 > this.slotCount) this.rehash();
   }
 
   /** Number of distinct members of `id`. */
@@ -680,16 +774,16 @@ export class DistinctColumn {
 
   /** Doubles the hash table and re-inserts the pairs of the current generation. */
   private rehash(): void {
-    const oldId = this.slotId, oldValue = this.slotValue, oldGen = this.slotGen, g = this.gen;
-    const n = oldGen.length * 2;
-    this.slotId = new Int32Array(n);
-    this.slotValue = new Int32Array(n);
-    this.slotGen = new Uint32Array(n);
+    const old = this.slots, oldCount = this.slotCount, g = this.gen;
+    this.slotCount = oldCount * 2;
+    this.slots = new Int32Array(this.slotCount * DISTINCT_SLOT_WIDTH);
     this.gen = 1;
-    for (let s = 0; s < oldGen.length; s++) {
-      if (oldGen[s] !== g) continue;
-      const t = this.slotOf(oldId[s]!, oldValue[s]!);
-      this.slotGen[t] = 1; this.slotId[t] = oldId[s]!; this.slotValue[t] = oldValue[s]!;
+    for (let s = 0; s < oldCount; s++) {
+      const o = s * DISTINCT_SLOT_WIDTH;
+      if (old[o] !== g) continue;
+      const id = old[o + 1]!, value = old[o + 2]!;
+      const n = this.slotOf(id, value) * DISTINCT_SLOT_WIDTH;
+      this.slots[n] = 1; this.slots[n + 1] = id; this.slots[n + 2] = value;
     }
   }
 
@@ -700,7 +794,7 @@ export class DistinctColumn {
     this.counts.fill(0, 0, used);
     this.head.fill(NONE, 0, used);
     this.entries = 0;
-    if (++this.gen === 0xffffffff) { this.slotGen.fill(0); this.gen = 1; }
+    if (++this.gen === 0x7fffffff) { this.slots.fill(0); this.gen = 1; }
   }
 }
 
@@ -754,8 +848,11 @@ export class HostTable {
 
   /** Per role: 1 when the host has a record in that role. */
   has: [Uint8Array, Uint8Array];
-  bytes: [Float64Array, Float64Array];
-  packets: [Float64Array, Float64Array];
+  /**
+   * Per role: bytes, packets and the protocol mix, row-wise: {@link HOST_SUM_WIDTH} doubles per key at
+   * `id * HOST_SUM_WIDTH + HOST_SUM.X` (see {@link HOST_SUM}).
+   */
+  sums: [Float64Array, Float64Array];
   syn: [Uint32Array, Uint32Array];
   synAck: [Uint32Array, Uint32Array];
   newFlows: [Uint32Array, Uint32Array];
@@ -781,10 +878,6 @@ export class HostTable {
   rttSum: [Float64Array, Float64Array];
   /** Handshakes completed in the window, per role. */
   rttCount: [Uint32Array, Uint32Array];
-  /** Packets per counted protocol class ({@link PROTO_CLASS} TCP, UDP, ICMP), `PROTO_CLASSES` entries per host, per role. */
-  protoPackets: [Uint32Array, Uint32Array];
-  /** Bytes per counted protocol class, `PROTO_CLASSES` entries per host, per role. */
-  protoBytes: [Float64Array, Float64Array];
   /** UDP bytes per reflector source port ({@link REFLECTOR_PORTS} order), rows only for hosts that have any, per role. */
   reflectorBytes: [SparseRows, SparseRows];
 
@@ -809,8 +902,7 @@ export class HostTable {
     this.chain = new Int32Array(n).fill(NONE);
     this.order = [new Int32Array(n), new Int32Array(n)];
     this.has = [new Uint8Array(n), new Uint8Array(n)];
-    this.bytes = [new Float64Array(n), new Float64Array(n)];
-    this.packets = [new Float64Array(n), new Float64Array(n)];
+    this.sums = [new Float64Array(n * HOST_SUM_WIDTH), new Float64Array(n * HOST_SUM_WIDTH)];
     this.syn = [new Uint32Array(n), new Uint32Array(n)];
     this.synAck = [new Uint32Array(n), new Uint32Array(n)];
     this.newFlows = [new Uint32Array(n), new Uint32Array(n)];
@@ -827,8 +919,6 @@ export class HostTable {
     this.outOfOrder = [new Uint32Array(n), new Uint32Array(n)];
     this.rttSum = [new Float64Array(n), new Float64Array(n)];
     this.rttCount = [new Uint32Array(n), new Uint32Array(n)];
-    this.protoPackets = [new Uint32Array(n * PROTO_CLASSES), new Uint32Array(n * PROTO_CLASSES)];
-    this.protoBytes = [new Float64Array(n * PROTO_CLASSES), new Float64Array(n * PROTO_CLASSES)];
     const r = REFLECTOR_PORTS.length;
     this.reflectorBytes = [new SparseRows(n, r), new SparseRows(n, r)];
   }
@@ -869,6 +959,12 @@ export class HostTable {
     return id;
   }
 
+  /** Bytes of key `id` in `role`. */
+  bytesOf(role: number, id: number): number { return this.sums[role]![id * HOST_SUM_WIDTH + HOST_SUM.BYTES]!; }
+
+  /** Packets of key `id` in `role`. */
+  packetsOf(role: number, id: number): number { return this.sums[role]![id * HOST_SUM_WIDTH + HOST_SUM.PACKETS]!; }
+
   /** The stored hash of key `id` (the value given to {@link claim}; for an address table {@link hashAddress} with {@link seed}). */
   keyHash(id: number): number { return this.hash[id]!; }
 
@@ -879,8 +975,7 @@ export class HostTable {
     this.chain.fill(NONE, 0, used);
     for (let r = 0; r < 2; r++) {
       this.has[r]!.fill(0, 0, used);
-      this.bytes[r]!.fill(0, 0, used);
-      this.packets[r]!.fill(0, 0, used);
+      this.sums[r]!.fill(0, 0, used * HOST_SUM_WIDTH);
       this.syn[r]!.fill(0, 0, used);
       this.synAck[r]!.fill(0, 0, used);
       this.newFlows[r]!.fill(0, 0, used);
@@ -897,8 +992,6 @@ export class HostTable {
       this.outOfOrder[r]!.fill(0, 0, used);
       this.rttSum[r]!.fill(0, 0, used);
       this.rttCount[r]!.fill(0, 0, used);
-      this.protoPackets[r]!.fill(0, 0, used * PROTO_CLASSES);
-      this.protoBytes[r]!.fill(0, 0, used * PROTO_CLASSES);
       this.reflectorBytes[r]!.clear(used);
     }
     this.synDstPorts.clear(used);
@@ -928,8 +1021,7 @@ export class HostTable {
     for (let r = 0; r < 2; r++) {
       this.order[r] = grownInt32(this.order[r]!, n, 0);
       this.has[r] = grownUint8(this.has[r]!, n);
-      this.bytes[r] = grownFloat64(this.bytes[r]!, n);
-      this.packets[r] = grownFloat64(this.packets[r]!, n);
+      this.sums[r] = grownFloat64(this.sums[r]!, n * HOST_SUM_WIDTH);
       this.syn[r] = grownUint32(this.syn[r]!, n);
       this.synAck[r] = grownUint32(this.synAck[r]!, n);
       this.newFlows[r] = grownUint32(this.newFlows[r]!, n);
@@ -946,8 +1038,6 @@ export class HostTable {
       this.outOfOrder[r] = grownUint32(this.outOfOrder[r]!, n);
       this.rttSum[r] = grownFloat64(this.rttSum[r]!, n);
       this.rttCount[r] = grownUint32(this.rttCount[r]!, n);
-      this.protoPackets[r] = grownUint32(this.protoPackets[r]!, n * PROTO_CLASSES);
-      this.protoBytes[r] = grownFloat64(this.protoBytes[r]!, n * PROTO_CLASSES);
       this.reflectorBytes[r]!.grow(n);
     }
     this.synDstPorts.grow(n);
