@@ -80,6 +80,7 @@ import {
   type Severity, type TrafficRecord, type WindowMessage,
 } from './contracts';
 import { formatCount, formatMetricValue, formatPercent, grouped } from './units';
+import { baselinesBuiltHere } from './baseline';
 // overrides.ts imports this module too; only functions are used, at call time, so the cycle is safe
 import { cidrContains, parseCidr, parseIpAddress, type CidrBlock } from './overrides';
 
@@ -521,10 +522,118 @@ const STATES: readonly MaturityState[] = ['bootstrap', 'learning', 'mature'];
 const ECHO_REQUEST: Record<string, number> = { icmp: 8 * 256, icmpv6: 128 * 256 };
 
 /**
- * Recent peaks of one key for the guard of the dual-EWMA and spike rules: `t` the packet time (ms,
- * windowStart) of the last update, `peaks[k]` the peak of `options.metrics[k]` at `t` (NaN: none yet).
+ * Recent peaks per key for the guard of the dual-EWMA and spike rules, in slots of typed arrays (no
+ * object per key, and no Map delete + set per record to keep the order): per slot `t` the packet
+ * time (ms, windowStart) of the last update, `peak[slot·M + k]` the peak of `options.metrics[k]`
+ * at `t` (NaN: none yet), `excursion[slot·M + k]` 1 while that metric is in an excursion; slots are
+ * chained in least-recently-seen order (exact LRU: the head is evicted at `maxKeys`).
  */
-interface PeakEntry { t: number; peaks: Float64Array; excursion: Uint8Array }
+class PeakStore {
+  /** Key → slot. */
+  readonly index = new Map<string, number>();
+  evictions = 0;
+  private capacity = 0;
+  private hwm = 0;
+  private readonly freeSlots: number[] = [];
+  private keys: string[] = [];
+  /** Per slot: packet time (ms) of the last update. */
+  t = new Float64Array(0);
+  /** Per slot and metric (`slot·M + k`): the peak at `t`, NaN when none yet. */
+  peak = new Float64Array(0);
+  /** Per slot and metric: 1 while the metric is in an excursion. */
+  excursion = new Uint8Array(0);
+  private prev = new Int32Array(0);
+  private next = new Int32Array(0);
+  /** Least recently seen slot (evicted first), most recently seen; −1 when empty. */
+  private head = -1;
+  private tail = -1;
+
+  /** @param width metrics per key (M); @param maxKeys most keys held. */
+  constructor(private readonly width: number, private readonly maxKeys: number) {}
+
+  get size(): number { return this.index.size; }
+
+  /**
+   * The slot of `key`, moved to the most-recently-seen end, or −1 when the key is not held (see
+   * {@link insert}).
+   */
+  touch(key: string): number {
+    const s = this.index.get(key);
+    if (s === undefined) return -1;
+    if (this.tail !== s) {
+      const p = this.prev[s]!, n = this.next[s]!;
+      if (p !== -1) this.next[p] = n; else this.head = n;
+      this.prev[n] = p; // n !== -1: s is not the tail
+      this.prev[s] = this.tail;
+      this.next[s] = -1;
+      this.next[this.tail] = s;
+      this.tail = s;
+    }
+    return s;
+  }
+
+  /**
+   * A new slot for `key` at the most-recently-seen end, its peaks NaN, no excursion, time `t`; the
+   * least recently seen key is evicted (and counted) first when `maxKeys` are held.
+   */
+  insert(key: string, t: number): number {
+    if (this.index.size >= this.maxKeys && this.head !== -1) {
+      const old = this.head;
+      this.unlink(old);
+      this.index.delete(this.keys[old]!);
+      this.keys[old] = '';
+      this.freeSlots.push(old);
+      this.evictions++;
+    }
+    let s: number;
+    if (this.freeSlots.length > 0) s = this.freeSlots.pop()!;
+    else {
+      if (this.hwm === this.capacity) this.grow();
+      s = this.hwm++;
+      this.keys.push(key);
+    }
+    this.keys[s] = key;
+    this.index.set(key, s);
+    this.t[s] = t;
+    const w = this.width, base = s * w;
+    this.peak.fill(NaN, base, base + w);
+    this.excursion.fill(0, base, base + w);
+    this.prev[s] = this.tail;
+    this.next[s] = -1;
+    if (this.tail !== -1) this.next[this.tail] = s; else this.head = s;
+    this.tail = s;
+    return s;
+  }
+
+  /** Forgets every key (evictions are reset too). */
+  clear(): void {
+    this.index.clear();
+    this.evictions = 0;
+    this.capacity = 0; this.hwm = 0; this.freeSlots.length = 0; this.keys = [];
+    this.t = new Float64Array(0); this.peak = new Float64Array(0); this.excursion = new Uint8Array(0);
+    this.prev = new Int32Array(0); this.next = new Int32Array(0);
+    this.head = -1; this.tail = -1;
+  }
+
+  private unlink(s: number): void {
+    const p = this.prev[s]!, n = this.next[s]!;
+    if (p !== -1) this.next[p] = n; else this.head = n;
+    if (n !== -1) this.prev[n] = p; else this.tail = p;
+  }
+
+  private grow(): void {
+    const cap = this.capacity;
+    let n = cap === 0 ? Math.min(1024, this.maxKeys) : cap * 2;
+    if (n > this.maxKeys) n = Math.max(this.maxKeys, cap + 1);
+    const w = this.width;
+    const t = new Float64Array(n); t.set(this.t); this.t = t;
+    const peak = new Float64Array(n * w); peak.set(this.peak); this.peak = peak;
+    const exc = new Uint8Array(n * w); exc.set(this.excursion); this.excursion = exc;
+    const prev = new Int32Array(n); prev.set(this.prev); this.prev = prev;
+    const next = new Int32Array(n); next.set(this.next); this.next = next;
+    this.capacity = n;
+  }
+}
 
 /** Evidence of one key in one aggregation window, for the sliding-window rules. */
 interface ScanEntry { windowStart: number; syns: number; ports: number[]; truncated: boolean }
@@ -786,8 +895,7 @@ export class RuleDetector {
   /** The metric baselines some rule reads (checked per record; see {@link checkRecordAnnotations}). */
   private readonly readMetrics: readonly string[];
   /** Recent peaks per key (insertion order = least recently seen first; at most `peakGuard.maxKeys`). */
-  private readonly peaks = new Map<string, PeakEntry>();
-  private peakEvictions = 0;
+  private readonly peaks: PeakStore;
   /** Per metric of `options.metrics`: the decayed recent peak of the record being judged (NaN: no guard). */
   private readonly guardPrev: Float64Array;
 
@@ -801,11 +909,12 @@ export class RuleDetector {
     this.adminPorts = new Set(this.options.adminFanout.ports);
     this.readMetrics = baselineMetricsRead(this.options);
     this.guardPrev = new Float64Array(this.options.metrics.length).fill(NaN);
+    this.peaks = new PeakStore(this.options.metrics.length, this.options.peakGuard.maxKeys);
   }
 
   /** Keys whose recent peaks the peak guard holds, and keys dropped at `peakGuard.maxKeys` so far. */
   peakStats(): { keys: number; evictions: number } {
-    return { keys: this.peaks.size, evictions: this.peakEvictions };
+    return { keys: this.peaks.size, evictions: this.peaks.evictions };
   }
 
   /** Sources with port-scan evidence held, and sources dropped at the cap so far. */
@@ -843,7 +952,9 @@ export class RuleDetector {
    * Starts evaluating `window` in steps (see {@link EvaluateJob}), so that a caller that must not
    * hold its thread for long (a Node-RED node) can spread a window of 100,000 records over several
    * event-loop turns. The work, in order: the annotation check of `window.records`
-   * ({@link checkRecordAnnotations}; a malformed record throws before anything changes), the
+   * ({@link checkRecordAnnotations}; a malformed record throws before anything changes; the
+   * baselines that a `BaselineStore` of this process built for this very records array are not
+   * checked again, see `baselinesBuiltHere`), the
    * window index over `context` (SYNs per sender, flow fan-out per source, admin-port targets: three
    * passes), the rules per record, then one event per key (contributors of aggregate records read
    * the whole `context`). The result of `finish()` is the same as {@link evaluate}'s.
@@ -885,7 +996,10 @@ export class RuleDetector {
         if (phase === PHASE_CHECK) {
           const end = Math.min(records.length, i + budget);
           budget -= end - i;
-          for (; i < end; i++) checkRecordAnnotations(records[i]!, i, readMetrics);
+          // baselines an ewma-baseline store of this process built for this very array are well formed
+          const builtHere = baselinesBuiltHere(records);
+          if (builtHere === undefined) for (; i < end; i++) checkRecordAnnotations(records[i]!, i, readMetrics);
+          else for (; i < end; i++) checkRecordAnnotations(records[i]!, i, readMetrics, builtHere.has(records[i]!.scope));
           if (i < records.length) return false;
           indexer = new WindowIndexer(all, detector.options, detector.adminPorts);
           phase = PHASE_INDEX;
@@ -988,7 +1102,6 @@ export class RuleDetector {
     this.services.clear();
     this.longFlagged.clear();
     this.peaks.clear();
-    this.peakEvictions = 0;
   }
 
   /**
@@ -1008,31 +1121,29 @@ export class RuleDetector {
     const metrics = o.metrics;
     const t = window.windowStart;
     const key = record.key;
-    let e = this.peaks.get(key);
-    if (e !== undefined) this.peaks.delete(key); // re-inserted below: most recently seen last
-    else e = { t, peaks: new Float64Array(metrics.length).fill(NaN), excursion: new Uint8Array(metrics.length) };
-    const decay = t > e.t ? Math.pow(0.5, (t - e.t) / pg.halfLifeMs) : 1;
+    const store = this.peaks;
+    let slot = store.touch(key);
+    if (slot === -1) slot = store.insert(key, t);
+    const lastT = store.t[slot]!;
+    const decay = t > lastT ? Math.pow(0.5, (t - lastT) / pg.halfLifeMs) : 1;
     const bootstrap = record.baseline === undefined || record.baseline.state === 'bootstrap';
-    const peaks = e.peaks, excursion = e.excursion;
+    const peaks = store.peak, excursion = store.excursion;
+    const base = slot * metrics.length;
     for (let k = 0; k < metrics.length; k++) {
-      const prev = peaks[k]! * decay; // NaN (no peak yet) stays NaN
+      const at = base + k;
+      const prev = peaks[at]! * decay; // NaN (no peak yet) stays NaN
       prevs[k] = prev;
       const value = record.metrics[metrics[k]!];
-      if (value === undefined || !Number.isFinite(value)) peaks[k] = prev;
-      else if (Number.isNaN(prev)) peaks[k] = value;
-      else if (bootstrap || value <= pg.factor * prev) { peaks[k] = Math.max(value, prev); excursion[k] = 0; }
+      if (value === undefined || !Number.isFinite(value)) peaks[at] = prev;
+      else if (Number.isNaN(prev)) peaks[at] = value;
+      else if (bootstrap || value <= pg.factor * prev) { peaks[at] = Math.max(value, prev); excursion[at] = 0; }
       else {
         // an excursion: +5 % on its first window only, so that a sustained flood does not compound its way under its own guard
-        peaks[k] = excursion[k] === 1 ? prev : prev * 1.05;
-        excursion[k] = 1;
+        peaks[at] = excursion[at] === 1 ? prev : prev * 1.05;
+        excursion[at] = 1;
       }
     }
-    if (t > e.t) e.t = t;
-    this.peaks.set(key, e);
-    if (this.peaks.size > pg.maxKeys) {
-      const oldest = this.peaks.keys().next().value;
-      if (oldest !== undefined) { this.peaks.delete(oldest); this.peakEvictions++; }
-    }
+    if (t > lastT) store.t[slot] = t;
   }
 
   private floor(metric: string): number { return this.options.minimums[metric] ?? 0; }
@@ -1698,9 +1809,12 @@ class ContributorTally {
   private readonly member: Membership | undefined;
   private readonly name: string;
   private readonly total: number | undefined;
+  /** The 3 largest destination / source hosts so far, largest first (ties: the first seen first). */
   private readonly dst: Array<[string, number]> = [];
   private readonly src: Array<[string, number]> = [];
+  /** Key: `tcp/80`, `udp/53` (the texts of {@link portText}, made once per port). */
   private readonly ports = new Map<string, number>();
+  /** Key: the peer address (`<member.peers> ` is put before it in {@link result}). */
   private readonly peers = new Map<string, number>();
 
   constructor(private readonly record: TrafficRecord, metric: string) {
@@ -1721,17 +1835,14 @@ class ContributorTally {
       const v = r.metrics[name];
       if (v === undefined || !(v > 0)) continue;
       if (r.scope === 'dstHost' || r.scope === 'srcHost') {
-        if (member.host?.(r) === true) (r.scope === 'dstHost' ? this.dst : this.src).push([r.key, v]);
+        if (member.host?.(r) === true) keepTop3(r.scope === 'dstHost' ? this.dst : this.src, r.key, v);
       } else if (r.scope === 'flow' && member.flow(r)) {
         if (r.dstPort !== undefined && (r.protocol === 'tcp' || r.protocol === 'udp')) {
-          const k = `${r.protocol}/${r.dstPort}`;
+          const k = portText(r.protocol, r.dstPort);
           this.ports.set(k, (this.ports.get(k) ?? 0) + v);
         }
         const peer = member.peers === 'src' ? r.srcIp : member.peers === 'dst' ? r.dstIp : undefined;
-        if (peer !== undefined) {
-          const k = `${member.peers} ${peer}`;
-          this.peers.set(k, (this.peers.get(k) ?? 0) + v);
-        }
+        if (peer !== undefined) this.peers.set(peer, (this.peers.get(peer) ?? 0) + v);
       }
     }
   }
@@ -1741,9 +1852,11 @@ class ContributorTally {
     if (this.member === undefined) return [];
     const total = this.total;
     const additive = total !== undefined && total > 0;
+    // a stable sort, largest first: ties keep the order the records came in
     const top = (list: Array<[string, number]>): Array<[string, number]> => list.sort((a, b) => b[1] - a[1]).slice(0, 3);
+    const peers = [...this.peers].map(([peer, v]): [string, number] => [`${this.member!.peers} ${peer}`, v]);
     const out: Contributor[] = [];
-    for (const [key, value] of [...top(this.dst), ...top(this.src), ...top([...this.peers]), ...top([...this.ports])]) {
+    for (const [key, value] of [...this.dst, ...this.src, ...top(peers), ...top([...this.ports])]) {
       const c: Contributor = { key, value };
       if (additive) {
         c.sharePercent = Math.min(100, value / total! * 100);
@@ -1753,6 +1866,31 @@ class ContributorTally {
     }
     return out;
   }
+}
+
+/** `tcp/<port>` / `udp/<port>` texts of valid ports, made once each (index: port, + 65,536 for UDP). */
+const PORT_TEXTS = new Map<number, string>();
+
+/** `${protocol}/${port}` (the same text), from {@link PORT_TEXTS} for a port number 0–65535. */
+function portText(protocol: 'tcp' | 'udp', port: number): string {
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) return `${protocol}/${port}`;
+  const i = (protocol === 'udp' ? 65536 : 0) + port;
+  let text = PORT_TEXTS.get(i);
+  if (text === undefined) { text = `${protocol}/${port}`; PORT_TEXTS.set(i, text); }
+  return text;
+}
+
+/**
+ * Adds `[key, v]` (v > 0) to `top`, the at most 3 largest entries so far, largest first: what a
+ * stable sort by value, largest first, of all the entries would put first (an entry equal to one
+ * already held comes after it).
+ */
+function keepTop3(top: Array<[string, number]>, key: string, v: number): void {
+  if (top.length === 3 && !(v > top[2]![1])) return;
+  let at = top.length;
+  while (at > 0 && v > top[at - 1]![1]) at--;
+  top.splice(at, 0, [key, v]);
+  if (top.length > 3) top.pop();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1782,11 +1920,14 @@ export function baselineMetricsRead(options: ResolvedDetectorOptions): string[] 
  *   baselines no rule reads are not looked at: a host record carries about 30);
  * - `scan`: `synDstPorts` an array of port numbers 0–65535;
  * - `flowEnd`: finite durationMs, bytes, packets and a boolean `ended`.
+ *
+ * `baselineBuiltHere`: the record's baseline was built by a `BaselineStore` of this process for
+ * this window (see `baselinesBuiltHere` in baseline.ts); it is not checked again then.
  * @throws {ContractError} naming the record and the field.
  */
-export function checkRecordAnnotations(r: TrafficRecord, i: number, readMetrics: readonly string[]): void {
+export function checkRecordAnnotations(r: TrafficRecord, i: number, readMetrics: readonly string[], baselineBuiltHere = false): void {
   const b: unknown = r.baseline;
-  if (b !== undefined) {
+  if (b !== undefined && !baselineBuiltHere) {
     if (!isObj(b) || !STATES.includes(b.state as MaturityState)) throw new ContractError(`window: records[${i}].baseline.state must be one of ${STATES.join(', ')}`);
     const bm = b.metrics;
     if (!isObj(bm)) throw new ContractError(`window: records[${i}].baseline.metrics must be an object`);

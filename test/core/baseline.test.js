@@ -595,4 +595,44 @@ describe('BaselineStore: storage in typed-array columns', function () {
     expect(out.records[0].baseline.metrics.packetsPerSecond.fast).to.equal(12);
     expect(store.peek('dst 10.0.0.9').metrics.packetsPerSecond.fast).to.be.closeTo(15, 1e-12);
   });
+
+  it('metric baselines keep the order metrics first came in, odd names included, and the same values on every path', function () {
+    // constant values: fast = slow = mean = the value, σ 0, samples = windows seen (by the EWMA definitions)
+    const odd = { total: 3, __x: 1, constructor: 2, 'a"b\n\u2028c': 4, 10: 5, 0: 6, toString: 7 };
+    const withProto = JSON.parse('{"packets": 8, "__proto__": 9}'); // an own property named __proto__, as a parsed message has
+    // 300 keys with a metric of their own each: more metric-name sequences than are compiled, so both paths run
+    const many = Array.from({ length: 300 }, (_, i) => ['srcHost', `src 10.1.${i >> 8}.${i & 255}`, { [`m${i}`]: i, packets: 1 }]);
+    const store = new BaselineStore();
+    let out;
+    for (let i = 0; i < 3; i++) out = store.annotate(win(i, [['dstHost', 'dst a', odd], ['dstHost', 'dst b', withProto], ...many]));
+    const expectMetrics = (metrics, values, samples) => {
+      expect(Object.getPrototypeOf(metrics)).to.equal(Object.prototype);
+      // own keys in the order of the record's metrics (integer-like names first, as for any object)
+      expect(Object.keys(metrics)).to.deep.equal(Object.keys(values));
+      for (const name of Object.keys(values)) {
+        expect(Object.prototype.hasOwnProperty.call(metrics, name), name).to.equal(true);
+        const mb = metrics[name];
+        expect(Object.keys(mb), name).to.deep.equal(['fast', 'slow', 'mean', 'std', 'samples']);
+        for (const f of ['fast', 'slow', 'mean']) expect(mb[f], `${name}.${f}`).to.be.closeTo(values[name], 1e-9);
+        expect(mb.std, name).to.be.closeTo(0, 1e-9);
+        expect(mb.samples, name).to.equal(samples);
+      }
+    };
+    expectMetrics(out.records[0].baseline.metrics, odd, 2);
+    expectMetrics(out.records[1].baseline.metrics, withProto, 2);
+    expect(Object.keys(JSON.parse(JSON.stringify(out.records[1].baseline.metrics)))).to.deep.equal(['packets', '__proto__']);
+    for (let i = 0; i < many.length; i++) expectMetrics(out.records[2 + i].baseline.metrics, many[i][2], 2);
+    expectMetrics(store.peek('dst a').metrics, odd, 3);
+  });
+
+  it('baselinesBuiltHere: the records array of an annotated window maps to the store\'s scopes; copies and inputs do not', function () {
+    const { baselinesBuiltHere } = require('../../dist/core/baseline.js');
+    const store = new BaselineStore({ scopes: ['dstHost'] });
+    const input = win(0, [['dstHost', 'dst a', { packets: 1 }], ['srcHost', 'src b', { packets: 1 }]]);
+    const out = store.annotate(input);
+    expect([...baselinesBuiltHere(out.records)]).to.deep.equal(['dstHost']);
+    expect(baselinesBuiltHere(input.records)).to.equal(undefined);
+    expect(baselinesBuiltHere([...out.records])).to.equal(undefined);
+    expect(baselinesBuiltHere(JSON.parse(JSON.stringify(out)).records)).to.equal(undefined);
+  });
 });

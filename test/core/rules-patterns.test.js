@@ -406,6 +406,18 @@ describe('hints, score, contributors, one event per key', function () {
     expect(p.evaluate(win(0, recs)).find((x) => x.key === 'iface eth0').contributors[0].key).to.equal('dst 10.0.0.5');
   });
 
+  it('contributors among many hosts with equal values: the largest 3 of each kind, ties in the order of the records', function () {
+    // 60 dst and 60 src hosts with values 100 … 1000 in steps of 100, in a shuffled order (many ties)
+    const values = Array.from({ length: 60 }, (_, i) => 100 * (1 + ((i * 7) % 10)));
+    const iface = { scope: 'interface', key: 'iface eth0', metrics: { packetsPerSecond: 40_000 } };
+    const recs = [iface, ...values.map((v, i) => dstRec(`10.0.1.${i}`, { packetsPerSecond: v })), ...values.map((v, i) => srcRec(`10.0.2.${59 - i}`, { packetsPerSecond: v }))];
+    const e = new RuleDetector().evaluate(win(0, recs)).find((x) => x.key === 'iface eth0');
+    // expected by hand: the value 1000 is at i = 7, 17, 27, …; the first three of them win
+    expect(e.contributors.map((c) => [c.key, c.sharePercent])).to.deep.equal([
+      ['dst 10.0.1.7', 2.5], ['dst 10.0.1.17', 2.5], ['dst 10.0.1.27', 2.5],
+      ['src 10.0.2.52', 2.5], ['src 10.0.2.42', 2.5], ['src 10.0.2.32', 2.5]]);
+  });
+
   it('a subnet alert lists only its member hosts, their peers and ports; a service alert its clients', function () {
     const subnet = { scope: 'subnet', key: 'dst 10.0.0.0/24', subnet: '10.0.0.0/24', side: 'dst', metrics: { packetsPerSecond: 20_000 } };
     const service = { scope: 'service', key: '10.0.0.5:53/udp', dstIp: '10.0.0.5', dstPort: 53, protocol: 'udp', metrics: { packetsPerSecond: 15_000 } };

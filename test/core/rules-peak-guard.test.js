@@ -136,6 +136,36 @@ describe('RuleDetector: recent-peak guard (dual-EWMA, spike)', function () {
     expect(firing(d, [burst(6, 'dst 10.0.0.1')])).to.deep.equal([0]);
   });
 
+  it('with more keys than its first allocation and slots reused: a key fires again exactly when a plain LRU list of maxKeys keys has dropped it', function () {
+    const maxKeys = 1500;
+    const d = new RuleDetector({ peakGuard: { maxKeys } });
+    const key = (n) => `dst 10.9.${n >> 8}.${n & 255}`;
+    // reference: insertion-ordered list, a key seen moves to the end, the first is dropped beyond maxKeys
+    const lru = new Map();
+    const orders = [
+      Array.from({ length: 1400 }, (_, i) => i), // fills past the first allocation
+      Array.from({ length: 600 }, (_, i) => 1999 - i), // 600 new keys: 500 of the oldest dropped
+      Array.from({ length: 700 }, (_, i) => (i * 7) % 2000), // a mix of held and dropped keys, in another order
+      Array.from({ length: 900 }, (_, i) => 2000 + i), // new keys in reused slots
+      Array.from({ length: 2100 }, (_, i) => (i * 13) % 2900), // more keys in one window than are held
+    ];
+    let dropped = 0;
+    orders.forEach((order, w) => {
+      const expected = new Set();
+      for (const n of order) {
+        const k = key(n);
+        if (lru.has(k)) lru.delete(k); else expected.add(k); // 40 SYNs against a held peak of ~40: no finding; a key without one fires
+        lru.set(k, true);
+        if (lru.size > maxKeys) { lru.delete(lru.keys().next().value); dropped++; }
+      }
+      const events = d.evaluate(windowMessage(w, order.map((n) => rec(key(n), 40))));
+      const fired = new Set(events.filter((e) => guardedRules([e]).length > 0).map((e) => e.key));
+      expect([...fired].sort(), `window ${w}`).to.deep.equal([...expected].sort());
+      expect(d.peakStats(), `window ${w}`).to.deep.equal({ keys: lru.size, evictions: dropped });
+    });
+    expect(dropped, 'keys were dropped').to.be.above(1000);
+  });
+
   it('beginEvaluate in steps of 1 record gives the same events as evaluate(), window after window', function () {
     const keys = ['dst 10.0.0.1', 'dst 10.0.0.2', 'dst 10.0.0.3'];
     const windows = Array.from({ length: 40 }, (_, i) => windowMessage(i, keys.map((k, j) => rec(k, (i + 3 * j) % 9 === 0 ? 40 : i === 30 + j ? 400 : 5))));

@@ -189,5 +189,31 @@ describe('RuleDetector.beginEvaluate: stepwise evaluation', function () {
       // a bootstrap key without a prior: no rule reads its metric baselines
       expect(new RuleDetector().evaluate(win(0, [rec('bootstrap', 'packetsPerSecond')]))).to.deep.equal([]);
     });
+
+    it('a window ewma-baseline annotated in this process is judged as its checked copy; a copy with a broken baseline or another scope\'s broken scan is rejected', function () {
+      // 10 dstHost keys learn 5 SYNs per window (mature after 59), then one gets a 400-SYN flood
+      const store = new BaselineStore({ bootstrapMs: 0, scopes: ['dstHost'] });
+      const window = (i, syn) => win(i, range(0, 10).map((h) => ({ scope: 'dstHost', key: `dst 10.0.0.${h}`, dstIp: `10.0.0.${h}`, metrics: { synCount: h === 3 ? syn : 5 } })));
+      const direct = new RuleDetector(), copied = new RuleDetector();
+      let fired = 0;
+      for (let i = 0; i < 70; i++) {
+        const annotated = store.annotate(window(i, i === 65 ? 400 : 5));
+        const events = direct.evaluate(annotated);
+        expect(events, `window ${i}`).to.deep.equal(copied.evaluate(JSON.parse(JSON.stringify(annotated))));
+        fired += events.length;
+      }
+      expect(fired, 'the flood fired').to.be.above(0);
+      // a broken baseline in a copy: checked (the copy is not the array the store built)
+      const annotated = store.annotate(window(70, 5));
+      const broken = JSON.parse(JSON.stringify(annotated));
+      broken.records[2].baseline.metrics.synCount.std = 'wide';
+      expect(() => new RuleDetector().evaluate(broken)).to.throw(ContractError, /records\[2\]\.baseline\.metrics\.synCount must have finite/);
+      // records of scopes the store did not baseline are checked in its own array too
+      const mixed = store.annotate(win(71, [{ scope: 'srcHost', key: 'src 10.0.0.9', srcIp: '10.0.0.9', metrics: { synCount: 1 }, scan: { synDstPorts: ['x'] } },
+        { scope: 'srcHost', key: 'src 10.0.0.8', srcIp: '10.0.0.8', metrics: {}, baseline: { state: 'learning', metrics: { synCount: { fast: 1, slow: 1, mean: 1, std: null, samples: 3 } } } }]));
+      expect(() => new RuleDetector().evaluate(mixed)).to.throw(ContractError, /records\[0\]\.scan\.synDstPorts/);
+      mixed.records.shift(); // the same array, now with the srcHost record whose baseline came from elsewhere first
+      expect(() => new RuleDetector().evaluate(mixed)).to.throw(ContractError, /records\[0\]\.baseline\.metrics\.synCount must have finite/);
+    });
   });
 });
