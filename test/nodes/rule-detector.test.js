@@ -74,6 +74,26 @@ describe('rule-detector node', function () {
     expect(out.msgs, 'static rule switched off: no event for dst x').to.have.length(1);
   });
 
+  it('"mature keys only" per rule from the editor: a learning key is judged by the rules left unticked', async function () {
+    const learning = () => ({ scope: 'dstHost', key: 'dst 10.0.0.9', dstIp: '10.0.0.9', metrics: { packetsPerSecond: 900 },
+      baseline: { state: 'learning', firstSeen: T0 - 600_000, samples: 30, metrics: { packetsPerSecond: { fast: 50, slow: 50, mean: 50, std: 5, samples: 30 } } } });
+    const rulesFor = async (extra) => {
+      // output 2: each window once judged, after its anomalies
+      await helper.load(detectorNode, [...flow({ bootstrapStatic: false, ...extra, wires: [['out'], ['judged']] }), { id: 'judged', type: 'helper' }]);
+      const n = helper.getNode('rd');
+      const out = collect('out');
+      const judged = collect('judged');
+      n.receive({ payload: win(0, [learning()]) });
+      await judged.count(1);
+      const rules = out.msgs.flatMap((m) => m.payload.findings.map((f) => f.rule)).sort();
+      await helper.unload();
+      return rules;
+    };
+    expect(await rulesFor({})).to.deep.equal(['dual-ewma', 'spike']);
+    expect(await rulesFor({ dualEwmaMatureOnly: true })).to.deep.equal(['spike']);
+    expect(await rulesFor({ dualEwmaMatureOnly: true, spikeMatureOnly: true })).to.deep.equal([]);
+  });
+
   it('reports a bad configuration and stays deployed', async function () {
     await helper.load(detectorNode, flow({ highSigma: '2', mediumSigma: '3' }));
     const n = helper.getNode('rd');
