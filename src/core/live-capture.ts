@@ -221,8 +221,12 @@ export interface LiveCaptureStats {
 
 /** Default snap length for live capture, bytes: the headers are all the decoder needs (Ethernet + 2 VLAN tags + IPv6 + TCP with options fit in 128 bytes in most traffic; a longer header chain is flagged TRANSPORT_TRUNCATED), and copying whole frames costs about a third of the throughput. */
 export const DEFAULT_SNAP_LENGTH = 128;
-/** Default kernel capture buffer, bytes (10 MiB, node_pcap's default). */
-export const DEFAULT_BUFFER_SIZE = 10 * 1024 * 1024;
+/**
+ * Default kernel capture buffer, bytes: 32 MiB. node_pcap's own default is 10 MiB; with the
+ * aggregation in the same process a window close at 200,000 packet/s overran 10 MiB (a few hundred
+ * kernel drops), 32 MiB held up to tcpreplay's 300,000 packet/s (BENCHMARKS.md, live capture).
+ */
+export const DEFAULT_BUFFER_SIZE = 32 * 1024 * 1024;
 /** Default longest time between two batches, ms. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 250;
 
@@ -265,7 +269,7 @@ export interface LiveCaptureOptions {
   filter?: string;
   /** Bytes captured per packet (default {@link DEFAULT_SNAP_LENGTH} = 128). */
   snapLength?: number;
-  /** Kernel capture buffer, bytes (default {@link DEFAULT_BUFFER_SIZE} = 10 MiB). */
+  /** Kernel capture buffer, bytes (default {@link DEFAULT_BUFFER_SIZE} = 32 MiB). */
   bufferSize?: number;
   /** Promiscuous mode (default true). */
   promiscuous?: boolean;

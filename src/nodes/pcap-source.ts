@@ -81,7 +81,7 @@ function parseConfig(c: PcapSourceNodeDef, t: Translate): PcapSourceConfig {
     iface: (c.iface ?? '').trim(),
     filter: (c.filter ?? '').trim(),
     snapLength: integer(c.snapLength, DEFAULT_SNAP_LENGTH, 64, 262144, 'field.snapLength', t),
-    bufferSizeMiB: integer(c.bufferSizeMiB, 10, 1, 2048, 'field.bufferSizeMiB', t),
+    bufferSizeMiB: integer(c.bufferSizeMiB, 32, 1, 2048, 'field.bufferSizeMiB', t),
     promiscuous: bool(c.promiscuous, true),
     batchSize: integer(c.batchSize, 4096, 1, 1_000_000, 'field.batchSize', t),
     flushIntervalMs: integer(c.flushIntervalMs, DEFAULT_FLUSH_INTERVAL_MS, 10, 60_000, 'field.flushIntervalMs', t),

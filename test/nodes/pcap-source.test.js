@@ -333,11 +333,11 @@ describe('LiveCapture (core) with a stand-in pcap module: defaults and time epoc
     return h;
   }
 
-  it('without options createSession gets snap length 128 (headers only), a 10 MiB buffer and promiscuous mode', function () {
+  it('without options createSession gets snap length 128 (headers only), a 32 MiB buffer and promiscuous mode', function () {
     const pcap = fakePcap();
     const cap = new LiveCapture({ interface: 'eth0', onBatch: () => {}, loadPcap: () => pcap, healthCheckIntervalMs: 0 });
     cap.start();
-    expect(pcap.options).to.include({ snap_length: 128, buffer_size: 10 * 1024 * 1024, promiscuous: true, filter: '' });
+    expect(pcap.options).to.include({ snap_length: 128, buffer_size: 32 * 1024 * 1024, promiscuous: true, filter: '' });
     cap.stop();
   });
 
