@@ -84,6 +84,7 @@ import {
   updateSampleAt, type EwmaColumns,
 } from './ewma';
 import { activeSchedule, parseSchedules, type MaintenanceSchedule } from './cooldown';
+import { SlotList } from './slot-list';
 
 /**
  * Metrics of counting nature: a key absent from a window had 0 of each (see zero samples above).
@@ -507,11 +508,8 @@ export class BaselineStore {
   private kLastUpdate = new Float64Array(0);
   private kHead = new Int32Array(0);
   private kTail = new Int32Array(0);
-  private kPrev = new Int32Array(0);
-  private kNext = new Int32Array(0);
-  /** Least recently seen key (first evicted), most recently seen; −1 when empty. */
-  private lruHead = -1;
-  private lruTail = -1;
+  /** The keys' slots in least-recently-seen order (head: first evicted). */
+  private readonly lru = new SlotList();
 
   // ---- metric entry pool ----
   private pages: EntryPage[] = [];
@@ -573,8 +571,7 @@ export class BaselineStore {
     this.kLastUpdate = grow(this.kLastUpdate, (l) => new Float64Array(l));
     this.kHead = grow(this.kHead, (l) => new Int32Array(l));
     this.kTail = grow(this.kTail, (l) => new Int32Array(l));
-    this.kPrev = grow(this.kPrev, (l) => new Int32Array(l));
-    this.kNext = grow(this.kNext, (l) => new Int32Array(l));
+    this.lru.grow(n);
     this.capacity = n;
   }
 
@@ -598,33 +595,21 @@ export class BaselineStore {
     this.kLastUpdate[k] = Number.NEGATIVE_INFINITY;
     this.kHead[k] = -1;
     this.kTail[k] = -1;
-    this.kPrev[k] = this.lruTail;
-    this.kNext[k] = -1;
-    if (this.lruTail !== -1) this.kNext[this.lruTail] = k; else this.lruHead = k;
-    this.lruTail = k;
+    this.lru.append(k);
     this.keyIndex.set(name, k);
     return k;
   }
 
   /** Moves slot `k` to the most-recently-seen end. */
   private touch(k: number): void {
-    if (this.lruTail === k) return;
-    const p = this.kPrev[k]!, n = this.kNext[k]!;
-    if (p !== -1) this.kNext[p] = n; else this.lruHead = n;
-    this.kPrev[n] = p; // n !== -1: k is not the tail
-    this.kPrev[k] = this.lruTail;
-    this.kNext[k] = -1;
-    this.kNext[this.lruTail] = k;
-    this.lruTail = k;
+    this.lru.moveToTail(k);
   }
 
   /** Forgets slot `k`: its entries go back to the pool, the slot to the free list. */
   private removeKey(k: number): void {
     this.keyIndex.delete(this.keyName[k]!);
     this.keyName[k] = '';
-    const p = this.kPrev[k]!, n = this.kNext[k]!;
-    if (p !== -1) this.kNext[p] = n; else this.lruHead = n;
-    if (n !== -1) this.kPrev[n] = p; else this.lruTail = p;
+    this.lru.remove(k);
     const head = this.kHead[k]!;
     if (head !== -1) {
       const tail = this.kTail[k]!;
@@ -820,7 +805,7 @@ export class BaselineStore {
   private computePriors(t: number): Map<string, Map<string, PriorMetric>> {
     // group the mature keys by scope and seasonal slot (without a string per key)
     const groups = new Map<number, number[]>();
-    for (let k = this.lruHead; k !== -1; k = this.kNext[k]!) {
+    for (let k = this.lru.head; k !== -1; k = this.lru.next[k]!) {
       if (this.stateAt(k, t) !== 'mature') continue;
       const g = this.kScope[k]! * 32 + (this.kSlot[k]! + 1);
       let list = groups.get(g);
@@ -924,7 +909,7 @@ export class BaselineStore {
         }
         if (i < src.length) return false;
         // then the zero samples of the known keys absent from the window, a few keys per record's worth
-        if (zeroFillNext === -2) zeroFillNext = ctx.frozen || !(store.options.zeroFillHorizonMs > 0) ? -1 : store.lruHead;
+        if (zeroFillNext === -2) zeroFillNext = ctx.frozen || !(store.options.zeroFillHorizonMs > 0) ? -1 : store.lru.head;
         const budget = (n - (i - start)) * ZERO_FILL_KEYS_PER_RECORD; // what this step has left
         if (zeroFillNext !== -1 && budget > 0) zeroFillNext = store.zeroFill(t, slot, slotSlowAlpha, zeroFillNext, budget);
         return zeroFillNext === -1;
@@ -1048,7 +1033,7 @@ export class BaselineStore {
     const { fastAlpha, slowAlpha } = this.options;
     const counting = this.metricCounting;
     let k = from;
-    for (let walked = 0; k !== -1 && walked < maxKeys; k = this.kNext[k]!, walked++) {
+    for (let walked = 0; k !== -1 && walked < maxKeys; k = this.lru.next[k]!, walked++) {
       if (this.kScope[k] === FLOW_SCOPE || this.kSlot[k] !== slot || this.kLastUpdate[k]! >= t || t - this.kLastSeen[k]! > horizon) continue;
       const sa = slot >= 0 ? slotSlowAlpha : slowAlpha;
       for (let e = this.kHead[k]!; e !== -1;) {
@@ -1069,7 +1054,7 @@ export class BaselineStore {
    * `bootstrap` (its first-seen time would lie in the future) and nothing being zero-filled.
    */
   private rebase(shiftMs: number): void {
-    for (let k = this.lruHead; k !== -1; k = this.kNext[k]!) {
+    for (let k = this.lru.head; k !== -1; k = this.lru.next[k]!) {
       this.kFirstSeen[k] -= shiftMs;
       this.kLastSeen[k] -= shiftMs;
       this.kLastUpdate[k] -= shiftMs;
@@ -1080,13 +1065,13 @@ export class BaselineStore {
   }
 
   private evictOldest(): void {
-    if (this.lruHead !== -1) { this.removeKey(this.lruHead); this.evictions++; }
+    if (this.lru.head !== -1) { this.removeKey(this.lru.head); this.evictions++; }
   }
 
   /** Number of keys, how many are in each maturity state as of the latest window end, evictions, prior-based keys and clipped samples so far. O(keys). */
   stats(): BaselineStats {
     const s: BaselineStats = { keys: this.keyIndex.size, bootstrap: 0, learning: 0, mature: 0, evictions: this.evictions, prior: 0, clippedSamples: this.clipped, timeRebases: this.rebases };
-    for (let k = this.lruHead; k !== -1; k = this.kNext[k]!) {
+    for (let k = this.lru.head; k !== -1; k = this.lru.next[k]!) {
       s[this.stateAt(k, this.clockMs)]++;
       if (this.priorActive(k)) s.prior++;
     }
@@ -1105,7 +1090,7 @@ export class BaselineStore {
   /** Plain-JSON snapshot of everything the store learned (see {@link BaselineSnapshot}). */
   toSnapshot(): BaselineSnapshot {
     const keys: SnapshotKey[] = [];
-    for (let k = this.lruHead; k !== -1; k = this.kNext[k]!) {
+    for (let k = this.lru.head; k !== -1; k = this.lru.next[k]!) {
       const metrics: Record<string, [number, number, number, number]> = {};
       for (let e = this.kHead[k]!; e !== -1;) {
         const pg = this.pages[e >>> PAGE_BITS]!, o = e & PAGE_MASK;
@@ -1196,8 +1181,8 @@ export class BaselineStore {
     this.kScope = new Uint8Array(0); this.kSlot = new Int8Array(0); this.kPrior = new Uint8Array(0);
     this.kMatureAt = new Uint32Array(0); this.kSamples = new Uint32Array(0);
     this.kFirstSeen = new Float64Array(0); this.kLastSeen = new Float64Array(0); this.kLastUpdate = new Float64Array(0);
-    this.kHead = new Int32Array(0); this.kTail = new Int32Array(0); this.kPrev = new Int32Array(0); this.kNext = new Int32Array(0);
-    this.lruHead = -1; this.lruTail = -1;
+    this.kHead = new Int32Array(0); this.kTail = new Int32Array(0);
+    this.lru.clear();
     this.pages = []; this.entryHwm = 0; this.freeEntry = -1;
     this.evictions = 0;
     this.clockMs = 0;

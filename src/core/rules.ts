@@ -81,6 +81,7 @@ import {
 } from './contracts';
 import { formatCount, formatMetricValue, formatPercent, grouped } from './units';
 import { baselinesBuiltHere } from './baseline';
+import { SlotList } from './slot-list';
 // overrides.ts imports this module too; only functions are used, at call time, so the cycle is safe
 import { cidrContains, parseCidr, parseIpAddress, type CidrBlock } from './overrides';
 
@@ -542,11 +543,8 @@ class PeakStore {
   peak = new Float64Array(0);
   /** Per slot and metric: 1 while the metric is in an excursion. */
   excursion = new Uint8Array(0);
-  private prev = new Int32Array(0);
-  private next = new Int32Array(0);
-  /** Least recently seen slot (evicted first), most recently seen; −1 when empty. */
-  private head = -1;
-  private tail = -1;
+  /** The slots in least-recently-seen order (head: evicted first). */
+  private readonly lru = new SlotList();
 
   /** @param width metrics per key (M); @param maxKeys most keys held. */
   constructor(private readonly width: number, private readonly maxKeys: number) {}
@@ -560,15 +558,7 @@ class PeakStore {
   touch(key: string): number {
     const s = this.index.get(key);
     if (s === undefined) return -1;
-    if (this.tail !== s) {
-      const p = this.prev[s]!, n = this.next[s]!;
-      if (p !== -1) this.next[p] = n; else this.head = n;
-      this.prev[n] = p; // n !== -1: s is not the tail
-      this.prev[s] = this.tail;
-      this.next[s] = -1;
-      this.next[this.tail] = s;
-      this.tail = s;
-    }
+    this.lru.moveToTail(s);
     return s;
   }
 
@@ -577,9 +567,9 @@ class PeakStore {
    * least recently seen key is evicted (and counted) first when `maxKeys` are held.
    */
   insert(key: string, t: number): number {
-    if (this.index.size >= this.maxKeys && this.head !== -1) {
-      const old = this.head;
-      this.unlink(old);
+    if (this.index.size >= this.maxKeys && this.lru.head !== -1) {
+      const old = this.lru.head;
+      this.lru.remove(old);
       this.index.delete(this.keys[old]!);
       this.keys[old] = '';
       this.freeSlots.push(old);
@@ -598,10 +588,7 @@ class PeakStore {
     const w = this.width, base = s * w;
     this.peak.fill(NaN, base, base + w);
     this.excursion.fill(0, base, base + w);
-    this.prev[s] = this.tail;
-    this.next[s] = -1;
-    if (this.tail !== -1) this.next[this.tail] = s; else this.head = s;
-    this.tail = s;
+    this.lru.append(s);
     return s;
   }
 
@@ -611,14 +598,7 @@ class PeakStore {
     this.evictions = 0;
     this.capacity = 0; this.hwm = 0; this.freeSlots.length = 0; this.keys = [];
     this.t = new Float64Array(0); this.peak = new Float64Array(0); this.excursion = new Uint8Array(0);
-    this.prev = new Int32Array(0); this.next = new Int32Array(0);
-    this.head = -1; this.tail = -1;
-  }
-
-  private unlink(s: number): void {
-    const p = this.prev[s]!, n = this.next[s]!;
-    if (p !== -1) this.next[p] = n; else this.head = n;
-    if (n !== -1) this.prev[n] = p; else this.tail = p;
+    this.lru.clear();
   }
 
   private grow(): void {
@@ -629,8 +609,7 @@ class PeakStore {
     const t = new Float64Array(n); t.set(this.t); this.t = t;
     const peak = new Float64Array(n * w); peak.set(this.peak); this.peak = peak;
     const exc = new Uint8Array(n * w); exc.set(this.excursion); this.excursion = exc;
-    const prev = new Int32Array(n); prev.set(this.prev); this.prev = prev;
-    const next = new Int32Array(n); next.set(this.next); this.next = next;
+    this.lru.grow(n);
     this.capacity = n;
   }
 }
