@@ -163,8 +163,12 @@ async function runOnce(file, options = {}) {
   fs.rmSync(path.join(runtime.userDir, 'flows.json'), { force: true });
   fs.rmSync(path.join(runtime.userDir, 'netbaseline'), { recursive: true, force: true });
   const log = [];
-  const child = spawn(runtime.node, [runtime.red, '--userDir', runtime.userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const collect = (chunk) => { for (const line of chunk.toString().split('\n')) if (line.trim()) { log.push(line); if (log.length > 400) log.shift(); } };
+  // diagnostics: NB_NODERED_PROF_DIR writes a V8 CPU profile of the Node-RED process there (when it
+  // exits); NB_NODERED_NODE_ARGS adds Node.js options (space-separated, e.g. --trace-gc)
+  const profArgs = process.env.NB_NODERED_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NB_NODERED_PROF_DIR}`] : [];
+  if (process.env.NB_NODERED_NODE_ARGS) profArgs.push(...process.env.NB_NODERED_NODE_ARGS.split(/\s+/).filter(Boolean));
+  const child = spawn(runtime.node, [...profArgs, runtime.red, '--userDir', runtime.userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const collect = (chunk) => { for (const line of chunk.toString().split('\n')) if (line.trim()) { log.push(line); if (process.env.NB_NODERED_LOG) fs.appendFileSync(process.env.NB_NODERED_LOG, line + '\n'); if (log.length > 400) log.shift(); } };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   const exited = new Promise((r) => child.once('exit', r));

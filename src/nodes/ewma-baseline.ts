@@ -10,7 +10,7 @@ import { assertWindowHeader, assertWindowRecords, type WindowMessage } from '../
 import { runInSlices, runStepsInSlices, SLICE_ITEMS } from './slices';
 import { BaselineStore, type BaselineOptions } from '../core/baseline';
 import { parseSchedules } from '../core/cooldown';
-import { catalogue, configNumber, errorMessage, rejectInput, resolveSettings, scopesFromConfig, settingNumber, statusError, statusOk, statusWarn, type SettingType, type Translate } from './glue';
+import { catalogue, configNumber, errorMessage, markRecordsChecked, rejectInput, resolveSettings, scopesFromConfig, settingNumber, statusError, statusOk, statusWarn, type SettingType, type Translate } from './glue';
 
 interface EwmaBaselineNodeDef extends NodeDef {
   fastAlpha: string;
@@ -167,7 +167,9 @@ export = function (RED: NodeAPI): void {
         await runInSlices(win.records.length, (from, to) => { job.step(to - from); });
         // zero samples of the keys absent from the window (100,000 keys: in slices too)
         await runStepsInSlices(() => job.step(SLICE_ITEMS));
-        return job.finish();
+        const out = job.finish();
+        markRecordsChecked(out.records); // every record was checked above: rule-detector need not check the values again
+        return out;
       } finally {
         annotating = false;
       }

@@ -215,3 +215,24 @@ export function settingNumber(value: unknown, fallback: number, field: string): 
   if (!Number.isFinite(n)) throw new RangeError(`${field}: "${String(value)}" is not a number`);
   return n;
 }
+
+/**
+ * Records arrays of windows whose every record an ewma-baseline node of this process has checked in
+ * full (`assertWindowRecords`, every metric value) and then annotated: the array ewma-baseline sends
+ * on. rule-detector checks such records' shape only, not every metric value again (it was about a
+ * tenth of the whole flow's CPU time in the benchmark, issue #8). A message Node-RED cloned (an
+ * output wired to two nodes) carries a new array and is checked in full. Like the baseline
+ * annotations (`baselinesBuiltHere` in core/baseline), this trusts that no node in between edits the
+ * records in place.
+ */
+const checkedRecords = new WeakSet<readonly unknown[]>();
+
+/** Marks `records` as checked in full by a node of this process (see {@link recordsChecked}). */
+export function markRecordsChecked(records: readonly unknown[]): void {
+  checkedRecords.add(records);
+}
+
+/** Whether a node of this process checked every record and metric value of `records` (see {@link markRecordsChecked}). */
+export function recordsChecked(records: readonly unknown[]): boolean {
+  return checkedRecords.has(records);
+}

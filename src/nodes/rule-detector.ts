@@ -8,7 +8,7 @@ import { assertWindowHeader, assertWindowRecords, type AnomalyEvent, type Window
 import { runStepsInSlices, SLICE_ITEMS } from './slices';
 import { PROFILE_NAMES, type DetectorOptions, type EvaluateJob, type SensitivityProfile } from '../core/rules';
 import { ProfiledDetector, type AllowEntry, type OverrideProfile } from '../core/overrides';
-import { catalogue, errorMessage, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn } from './glue';
+import { catalogue, errorMessage, recordsChecked, rejectInput, scopesFromConfig, statusError, statusOk, statusWarn } from './glue';
 
 /** A numeric setting of the panel: a TypedInput of type `num` (default) or `env`. */
 type NumberType = 'num' | 'env';
@@ -333,6 +333,8 @@ export = function (RED: NodeAPI): void {
      */
     const evaluateInSlices = async (win: WindowMessage): Promise<AnomalyEvent[] | undefined> => {
       const records = win.records;
+      // records ewma-baseline checked in full in this process: their shape only (see recordsChecked)
+      const metricValues = !recordsChecked(records);
       let checked = 0;
       let job: EvaluateJob | undefined;
       let dropped = false;
@@ -341,7 +343,7 @@ export = function (RED: NodeAPI): void {
         if (checked < records.length) {
           // every record first: a bad one is rejected before the detector changes anything
           const to = Math.min(records.length, checked + SLICE_ITEMS);
-          assertWindowRecords(records, checked, to);
+          assertWindowRecords(records, checked, to, metricValues);
           checked = to;
           return false;
         }
